@@ -133,6 +133,7 @@ class Supervisor:
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _colours: Iterator[str] = field(default_factory=lambda: itertools.cycle(COLOURS))
     _width: int = 6
+    _stream_lost: bool = False
 
     # --- output -------------------------------------------------------------------------
 
@@ -143,9 +144,16 @@ class Supervisor:
     def write(self, name: str, text: str, colour: str = "1") -> None:
         prefix = self._prefix(name, colour)
         with self._lock:
-            for line in text.splitlines() or [""]:
-                self.stream.write(f"{prefix}{line}\n")
-            self.stream.flush()
+            if self._stream_lost:
+                return
+            try:
+                for line in text.splitlines() or [""]:
+                    self.stream.write(f"{prefix}{line}\n")
+                self.stream.flush()
+            except (OSError, ValueError):
+                # The terminal went away (SIGHUP): keep draining the children's pipes so
+                # none of them blocks on a full pipe during its shutdown, and stop writing.
+                self._stream_lost = True
 
     def say(self, text: str) -> None:
         self.write("system", text)
