@@ -1,0 +1,123 @@
+"""Model weights from local safetensors files only, each with a JSON config beside it.
+
+Layout of a weights directory: ``<name>.safetensors`` (the state dict) and ``<name>.json``
+(``{"class": ..., "config": {...}, "metadata": {...}}``), e.g. ``transformer.*`` and ``vae.*``.
+There is no hub access anywhere: a missing file is a :class:`WeightsNotInstalled` error naming the
+path, which the studio shows as "weights not installed".
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+from typing import Any, TypeVar
+
+import torch
+from safetensors.torch import load_file, save_file
+from torch import nn
+
+C = TypeVar("C")
+
+
+class WeightsNotInstalled(FileNotFoundError):
+    """The weights (or their config) are not at the local path given."""
+
+
+def _paths(directory: str | Path, name: str) -> tuple[Path, Path]:
+    d = Path(directory)
+    return d / f"{name}.safetensors", d / f"{name}.json"
+
+
+def _to_json(value: Any) -> Any:
+    if isinstance(value, tuple):
+        return list(value)
+    return value
+
+
+def config_to_dict(config: Any) -> dict[str, Any]:
+    """A frozen dataclass config as a JSON-ready dict (tuples become lists)."""
+    return {f.name: _to_json(getattr(config, f.name)) for f in dataclasses.fields(config)}
+
+
+def config_from_dict(config_cls: type[C], data: dict[str, Any]) -> C:
+    """Rebuild a config dataclass; lists become tuples where the default is a tuple.
+
+    Unknown keys are an error rather than silently dropped: a config from a newer model must not
+    build a different network.
+    """
+    fields = {f.name: f for f in dataclasses.fields(config_cls)}  # type: ignore[arg-type]
+    unknown = set(data) - set(fields)
+    if unknown:
+        raise ValueError(f"unknown {config_cls.__name__} fields: {sorted(unknown)}")
+    kwargs = {}
+    for key, value in data.items():
+        default = fields[key].default
+        kwargs[key] = tuple(value) if isinstance(default, tuple) else value
+    return config_cls(**kwargs)
+
+
+def save_weights(
+    model: nn.Module,
+    config: Any,
+    directory: str | Path,
+    name: str,
+    *,
+    metadata: dict[str, Any] | None = None,
+    dtype: torch.dtype | None = None,
+) -> Path:
+    """Write ``<name>.safetensors`` and ``<name>.json`` under ``directory``.
+
+    Args:
+        model: the module to save (its ``state_dict``).
+        config: its frozen dataclass config.
+        metadata: JSON-able facts for the model card (steps, data, hardware...).
+        dtype: store floating tensors in this dtype (e.g. bf16 to halve the file).
+
+    Returns:
+        the safetensors path.
+    """
+    weights_path, config_path = _paths(directory, name)
+    weights_path.parent.mkdir(parents=True, exist_ok=True)
+    state = {}
+    for key, tensor in model.state_dict().items():
+        t = tensor.detach().cpu()
+        if dtype is not None and t.is_floating_point():
+            t = t.to(dtype)
+        state[key] = t.contiguous()
+    save_file(state, str(weights_path))
+    doc = {
+        "class": type(model).__name__,
+        "config": config_to_dict(config),
+        "metadata": metadata or {},
+    }
+    config_path.write_text(json.dumps(doc, indent=2, sort_keys=True) + "\n")
+    return weights_path
+
+
+def read_config(directory: str | Path, name: str, config_cls: type[C]) -> tuple[C, dict[str, Any]]:
+    """The config (and metadata) saved beside ``<name>.safetensors``."""
+    _, config_path = _paths(directory, name)
+    if not config_path.is_file():
+        raise WeightsNotInstalled(f"weights not installed at {config_path} (config missing)")
+    doc = json.loads(config_path.read_text())
+    return config_from_dict(config_cls, doc["config"]), doc.get("metadata", {})
+
+
+def load_weights(
+    model: nn.Module, directory: str | Path, name: str, *, strict: bool = True
+) -> nn.Module:
+    """Load ``<name>.safetensors`` into ``model`` in place (cast to the model's dtypes)."""
+    weights_path, _ = _paths(directory, name)
+    if not weights_path.is_file():
+        raise WeightsNotInstalled(f"weights not installed at {weights_path}")
+    state = load_file(str(weights_path))
+    model.load_state_dict(state, strict=strict)
+    return model
+
+
+def has_weights(directory: str | Path | None, name: str) -> bool:
+    if directory is None:
+        return False
+    weights_path, config_path = _paths(directory, name)
+    return weights_path.is_file() and config_path.is_file()
