@@ -88,6 +88,7 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
                 "dailies.context_processors.active_team",
             ],
+            "builtins": ["template_partials.templatetags.partials"],
         },
     },
 ]

@@ -1,0 +1,30 @@
+"""factory_boy factories for the platform's models."""
+
+from __future__ import annotations
+
+import factory
+
+from dailies import services
+from dailies.models import Plan, Team, User
+
+
+class UserFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = User
+        skip_postgeneration_save = True
+
+    email = factory.Sequence(lambda n: f"user{n}@example.com")
+    display_name = factory.Sequence(lambda n: f"User {n}")
+    password = factory.PostGenerationMethodCall("set_password", "correct-horse-42")
+
+    @factory.post_generation
+    def save_password(obj: User, create: bool, extracted: object, **kwargs: object) -> None:
+        if create:
+            obj.save()
+
+
+def team_with_owner(*, plan_code: str = "free", name: str = "Team") -> tuple[Team, User]:
+    """A team created through the service (so it has an account and its monthly grant)."""
+    owner = UserFactory()
+    team = services.team_create(name=name, owner=owner, plan=Plan.objects.get(code=plan_code))
+    return team, owner
