@@ -208,6 +208,8 @@ def test_serves_login_and_a_stop_signal_stops_everything_in_order(
     groups = stack.record_groups()
     members = _members_of_groups(groups)
     assert len(groups) == 5, stack.output  # redis, web, worker, gpu, beat
+    banner = stack.output[stack.output.index("Dailies is running at") :]
+    assert "Demo login: demo@" in banner
 
     assert stack.proc
     stack.proc.send_signal(signum)
@@ -219,6 +221,22 @@ def test_serves_login_and_a_stop_signal_stops_everything_in_order(
     # Redis goes last, after every worker has let go of it.
     stopped = [line for line in stack.lines if re.search(r"\w+ stopped \(", line)]
     assert stopped and "redis stopped" in stopped[-1], stack.output
+
+
+@embedded_only
+def test_a_dying_child_is_named_and_stops_the_rest(stacks: list[Stack], var_dir: Path) -> None:
+    stack = _launch(stacks, var_dir)
+    stack.wait_for_url()
+    groups = stack.record_groups()
+    web = next(pid for pid in groups if b"daphne" in Path(f"/proc/{pid}/cmdline").read_bytes())
+    assert stack.proc
+
+    os.kill(web, signal.SIGKILL)
+
+    assert stack.proc.wait(timeout=GRACE_S + 5) != 0
+    assert "web exited unexpectedly (killed by SIGKILL)" in stack.output
+    assert not _members_of_groups(groups)
+    assert not (var_dir / "redis.sock").exists()
 
 
 @embedded_only
