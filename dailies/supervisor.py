@@ -74,7 +74,7 @@ def _parent_death_signal(parent_pid: int) -> Callable[[], None]:
     return preexec
 
 
-@dataclass
+@dataclass(eq=False)  # identity: two children are never "equal"
 class Child:
     """One supervised process: the leader of its own process group."""
 
