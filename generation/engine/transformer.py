@@ -25,8 +25,8 @@ from torch import Tensor, nn
 
 CAMERA_DIM = 16
 """Per-clip camera parameter features (focal, aperture, focus, shutter, move...); see pipeline."""
-CAMERA_PATH_DIM = 12
-"""Per-frame camera path features: a 3x4 pose relative to the first frame, flattened."""
+CAMERA_PATH_DIM = 13
+"""Per-frame camera path features: pose relative to frame 0 (3x3 + 3) and log zoom."""
 
 
 @dataclass(frozen=True)

@@ -28,7 +28,7 @@ def _cond(
         text_mask=mask,
         text_pooled=torch.randn(batch, 384, generator=gen),
         camera=torch.randn(batch, 16, generator=gen),
-        camera_path=None if frames is None else torch.randn(batch, frames, 12, generator=gen),
+        camera_path=None if frames is None else torch.randn(batch, frames, 13, generator=gen),
     )
 
 
@@ -82,7 +82,7 @@ def test_each_condition_reaches_the_output(model):
     for field, value in [
         ("text_pooled", torch.randn(2, 384)),
         ("camera", torch.randn(2, 16)),
-        ("camera_path", torch.randn(2, 2, 12)),
+        ("camera_path", torch.randn(2, 2, 13)),
         ("identity", torch.randn(2, 3, 384)),
     ]:
         other = model(x, t, dataclasses.replace(cond, **{field: value}))
