@@ -56,8 +56,8 @@ class WorldDatasetConfig:
 def render_sample(config: WorldDatasetConfig, index: int) -> dict:
     """Sample `index` of the dataset (pure function of config and index)."""
     g = torch.Generator().manual_seed(config.seed * 1_000_003 + index)
-    scene = sample_scene(g)
     spec = random_camera_spec(g, move=config.move, aspect=config.aspect)
+    scene = sample_scene(g, focal_mm=spec.focal_mm)
     height, width = config.size or frame_size(spec.aspect, config.long_side)
     clip = render_clip(
         scene,

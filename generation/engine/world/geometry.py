@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import torch
 
+from generation.engine.world.noise import fbm
 from generation.engine.world.primitives import PrimitiveBatch, PrimitiveSet
 
 EPS = 1e-4
@@ -158,6 +159,11 @@ def surface(
             pattern = batch.pattern[index.clamp(max=batch.count - 1)][..., None]
             stripe = (torch.sin(local[..., 1:2] / size[..., 1:2] * 7.0) > 0.3).to(p.dtype)
             col = torch.where(pattern == 1, col * (1 - 0.6 * stripe) + 0.35 * stripe, col)
+        # Surface grain in the primitive's own frame: texture that moves with the object, so
+        # the flow estimator (and the model) can see it move, turn and roll.
+        q = local / size[..., 0:1] * 2.5
+        grain = fbm(q[..., 0] + 0.7 * q[..., 1], q[..., 2] - 0.4 * q[..., 1], 11, octaves=2)
+        col = col * (0.72 + 0.56 * grain[..., None])
         normal = torch.where(mask, n_world, normal)
         albedo = torch.where(mask, col, albedo)
     return normal, albedo

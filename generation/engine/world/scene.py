@@ -147,11 +147,16 @@ def _pick(g: torch.Generator, options: tuple | list):
 
 
 def sample_scene(
-    generator: torch.Generator, *, subject_kind: str | None = None, mood: str | None = None
+    generator: torch.Generator,
+    *,
+    subject_kind: str | None = None,
+    mood: str | None = None,
+    focal_mm: float = 35.0,
 ) -> Scene:
     """A random scene: ground, light, a subject, background props and the camera's base pose.
 
-    The subject stands near the origin; the camera looks at it from 3.5–8 m at eye-ish height.
+    The subject stands near the origin; the camera looks at it from 3.5–8 m at eye-ish height
+    (further back for long lenses, `focal_mm`).
     """
     g = generator
     ground_kind = _pick(g, GROUND_KINDS)
@@ -244,14 +249,15 @@ def sample_scene(
         phrase = f"a {colour} {label}"
         look_y = size[kind][1]
 
-    dist = _rand(g, 3.5, 8.0)
+    # Longer lenses stand further back, as a DP would, so the subject keeps a similar size.
+    dist = _rand(g, 3.5, 8.0) * min(4.0, max(0.7, focal_mm / 35.0)) ** 0.8
     az = _rand(g, -math.pi, math.pi)
     cam_h = _rand(g, 1.0, 2.2)
     cam = (math.sin(az) * dist, cam_h, math.cos(az) * dist)
     # Background dressing: a ring of props 6–30 m away so depth of field and parallax show.
     for _ in range(int(torch.randint(7, 12, (), generator=g))):
         ang = az + math.pi + _rand(g, -1.3, 1.3)
-        rr = _rand(g, 5.0, 28.0)
+        rr = _rand(g, 5.0, 28.0) + 0.5 * dist
         x, z = math.sin(ang) * rr, math.cos(ang) * rr
         kind = _pick(g, ("tree", "tree", "box", "cylinder", "sphere"))
         s = _rand(g, 0.4, 1.6)
