@@ -235,10 +235,16 @@ def plans(request: HttpRequest) -> HttpResponse:
                     ],
                 )
             )
+    form = EstimateForm(initial={"duration_s": 5, "resolution": Resolution.P1080})
+    first = (
+        pricing.estimate(duration_s=5, resolution=Resolution.P1080, quality="standard", book=book)
+        if book
+        else None
+    )
     return render(
         request,
         "dailies/plans.html",
-        {"plans": Plan.objects.all(), "price_rows": rows, "estimate_form": EstimateForm()},
+        {"plans": Plan.objects.all(), "price_rows": rows, "estimate_form": form, "estimate": first},
     )
 
 
