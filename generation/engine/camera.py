@@ -465,7 +465,10 @@ def _keyframe_track(spec: CameraSpec, t: torch.Tensor) -> tuple[torch.Tensor, ..
     pos = torch.tensor([k.position for k in kf], dtype=torch.float64)
     look = torch.tensor([k.look_at for k in kf], dtype=torch.float64)
     focal = torch.tensor([spec.focal_mm if k.focal_mm is None else k.focal_mm for k in kf])
-    focus = torch.tensor([math.nan if k.focus_m is None else k.focus_m for k in kf])
+    # A key without a focus distance focuses on its own look-at point.
+    focus = torch.tensor(
+        [math.dist(k.position, k.look_at) if k.focus_m is None else k.focus_m for k in kf]
+    )
     values = torch.cat([pos, look, focal[:, None].double(), focus[:, None].double()], 1)  # (K, 8)
     if len(kf) == 1:
         return tuple(values[0].expand(len(t), 8).T)

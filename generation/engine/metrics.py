@@ -69,7 +69,7 @@ def _grad(img: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
 
 def _warp(img: torch.Tensor, flow: torch.Tensor) -> torch.Tensor:
     """Sample img (N, 1, H, W) at x + flow (N, 2, H, W) (pixels), border-clamped."""
-    n, _, h, w = img.shape
+    _, _, h, w = img.shape
     ys, xs = torch.meshgrid(
         torch.arange(h, dtype=img.dtype), torch.arange(w, dtype=img.dtype), indexing="ij"
     )
@@ -128,7 +128,7 @@ def _fit_similarity(
     Args:
         flow: (N, 2, M) pixel flow at M points; weight: (N, M); xs, ys: (M,) coords / half-width.
     """
-    n, _, m = flow.shape
+    n = flow.shape[0]
     ones, zeros = torch.ones_like(xs), torch.zeros_like(xs)
     # Rows: u = tx + s x - r y ; v = ty + s y + r x   (in units of half-widths)
     au = torch.stack([ones, zeros, xs, -ys], -1)  # (M, 4)

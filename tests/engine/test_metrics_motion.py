@@ -1,0 +1,82 @@
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+from generation.engine.camera import CameraMove, CameraSpec
+from generation.engine.metrics import (
+    TX,
+    TY,
+    ZOOM,
+    camera_conformance,
+    classify_move,
+    estimate_camera_motion,
+    optical_flow,
+)
+
+
+def _texture(h: int = 96, w: int = 96) -> torch.Tensor:
+    g = torch.Generator().manual_seed(0)
+    noise = torch.rand(1, 1, h // 4, w // 4, generator=g)
+    return F.interpolate(noise, size=(h, w), mode="bicubic", align_corners=False).clamp(0, 1)
+
+
+def _warp_sequence(affine_per_frame, frames: int = 8, size: int = 64) -> torch.Tensor:
+    """(T, 3, H, W) float frames of a texture moved by accumulated affine steps."""
+    tex = _texture()
+    out = []
+    theta = torch.tensor([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]])
+    for _ in range(frames):
+        grid = F.affine_grid(
+            theta[None] * torch.tensor([[[0.66, 0.66, 1.0], [0.66, 0.66, 1.0]]]),
+            (1, 1, size, size),
+            align_corners=False,
+        )
+        out.append(F.grid_sample(tex, grid, align_corners=False)[0].expand(3, -1, -1))
+        theta = affine_per_frame(theta)
+    return torch.stack(out)
+
+
+def test_flow_recovers_a_known_subpixel_shift():
+    tex = _texture()
+    a = tex[0, 0, 10:74, 10:74]
+    b = torch.roll(tex[0, 0], shifts=(0, 1), dims=(0, 1))[10:74, 10:74]
+    flow, conf = optical_flow(torch.stack([a, b]))
+    inner = flow[0, :, 8:-8, 8:-8]
+    assert abs(float(inner[0].median()) - 1.0) < 0.1
+    assert abs(float(inner[1].median())) < 0.1
+    assert float(conf.mean()) > 0
+
+
+def _shift(dx):
+    def step(theta):
+        t = theta.clone()
+        t[0, 2] -= dx
+        return t
+
+    return step
+
+
+def _scale(s):
+    def step(theta):
+        t = theta.clone()
+        t[:, :2] /= s
+        return t
+
+    return step
+
+
+def test_global_translation_and_zoom_are_measured_with_their_sign():
+    right = estimate_camera_motion(_warp_sequence(_shift(0.02)))
+    assert float(right.total[TX]) > 0.03 and abs(float(right.total[TY])) < 0.01
+    zoom_in = estimate_camera_motion(_warp_sequence(_scale(1.02)))
+    assert float(zoom_in.total[ZOOM]) > 0.08 and abs(float(zoom_in.total[TX])) < 0.01
+
+
+def test_a_still_clip_is_static_and_scores_full_marks_for_a_static_spec():
+    frames = (_warp_sequence(lambda t: t) * 255).to(torch.uint8).permute(0, 2, 3, 1)
+    assert classify_move(estimate_camera_motion(frames)).kind == "static"
+    score = camera_conformance(frames, CameraSpec())
+    assert score.move_match and score.score == 1.0
+    wrong = camera_conformance(frames, CameraSpec(moves=(CameraMove("pan", "left"),)))
+    assert not wrong.move_match and wrong.score < 0.5
