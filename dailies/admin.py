@@ -16,6 +16,8 @@ from dailies.models import (
     CreditAccount,
     LedgerEntry,
     Membership,
+    ModerationDecision,
+    ModerationTerm,
     Plan,
     PriceBook,
     PricingFactor,
@@ -169,3 +171,18 @@ class PricingFactorInline(admin.TabularInline):
 class PriceBookAdmin(admin.ModelAdmin):
     list_display = ["name", "is_active", "base_credits", "base_seconds", "upscale_4k_credits"]
     inlines = [PricingFactorInline]
+
+
+@admin.register(ModerationTerm)
+class ModerationTermAdmin(admin.ModelAdmin):
+    list_display = ["phrase", "category", "is_active", "created_at"]
+    list_filter = ["category", "is_active"]
+    list_editable = ["is_active"]
+    search_fields = ["phrase"]
+
+
+@admin.register(ModerationDecision)
+class ModerationDecisionAdmin(_ReadOnlyAdmin):
+    list_display = ["created_at", "team", "user", "source", "excerpt", "matched"]
+    list_filter = ["source"]
+    search_fields = ["excerpt", "team__name"]

@@ -2,4 +2,6 @@
 
 from __future__ import annotations
 
-websocket_urlpatterns: list = []
+from generation.routing import websocket_urlpatterns as generation_ws
+
+websocket_urlpatterns = [*generation_ws]

@@ -178,6 +178,10 @@ CELERY_BEAT_SCHEDULE = {
         # whose billing date arrives is granted within the hour.
         "schedule": crontab(minute=7),
     },
+    "render-jobs-reap": {
+        "task": "generation.tasks.render_jobs_reap",
+        "schedule": 30.0,
+    },
 }
 
 # --- Auth, sessions, email --------------------------------------------------------------
@@ -228,3 +232,20 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
     "loggers": {"daphne": {"level": "WARNING"}},
 }
+
+# --- The model runtime ------------------------------------------------------------------
+
+_weights_dir = env.str("DAILIES_WEIGHTS_DIR", default="")
+DAILIES_ENGINE = {
+    "preset": env.str("DAILIES_ENGINE_PRESET", default="tiny"),
+    "weights_dir": _weights_dir or None,
+    "device": env.str("DAILIES_DEVICE", default="cpu"),
+    "autocast": env.bool("DAILIES_AUTOCAST", default=False),
+    "model_version": env.str("DAILIES_MODEL_VERSION", default=""),
+}
+# A running job whose worker has not reported for this long is presumed dead.
+RENDER_HEARTBEAT_S = env.float("RENDER_HEARTBEAT_S", default=5.0)
+RENDER_STALE_AFTER_S = env.float("RENDER_STALE_AFTER_S", default=60.0)
+RENDER_MAX_ATTEMPTS = env.int("RENDER_MAX_ATTEMPTS", default=2)
+# A queued job not picked up for this long is handed to the broker again (idempotent).
+RENDER_REQUEUE_AFTER_S = env.float("RENDER_REQUEUE_AFTER_S", default=600.0)

@@ -1,23 +1,49 @@
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import pytest
+from channels.layers import channel_layers
+from django.conf import settings as django_settings
 
 from dailies import pricing
+from dailies.moderation import terms_seed
 from dailies.plans import plans_seed
+from tests.redis_server import redis_for_tests
+
+
+@pytest.fixture(scope="session", autouse=True)
+def redis_server() -> Iterator[str]:
+    """Every test talks to a real Redis: the broker and the channel layer are not faked."""
+    with redis_for_tests() as (url, broker, channel_host):
+        django_settings.CELERY_BROKER_URL = broker
+        django_settings.CHANNEL_LAYERS = {
+            "default": {
+                "BACKEND": "channels_redis.core.RedisChannelLayer",
+                "CONFIG": {"hosts": [channel_host], "expiry": 30},
+            }
+        }
+        from dailies.celery import app
+
+        app.conf.broker_url = broker
+        channel_layers.backends = {}
+        yield url
 
 
 @pytest.fixture(autouse=True)
-def _fast_password_hashing(settings) -> None:
+def _test_settings(settings, tmp_path) -> None:
     # Real hashing costs ~0.3 s per login; the hasher is Django's concern, not ours.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     settings.STORAGES = {
         **settings.STORAGES,
         "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
     }
+    settings.MEDIA_ROOT = tmp_path / "media"
 
 
 @pytest.fixture
 def seeded(db) -> None:
-    """The four plans and the default price book, as ``manage.py seed`` makes them."""
+    """Plans, the default price book and the content policy, as ``manage.py seed`` makes them."""
     plans_seed()
     pricing.price_book_create_default()
+    terms_seed()

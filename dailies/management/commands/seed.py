@@ -2,20 +2,23 @@ from __future__ import annotations
 
 from django.core.management.base import BaseCommand
 
-from dailies import pricing, services
+from dailies import moderation, pricing, services
 from dailies.models import PriceBook
 from dailies.plans import plans_seed
 
 
 class Command(BaseCommand):
-    help = "Seed the four plans, the default price book and the demo account (idempotent)."
+    help = "Seed plans, default pricing, the content policy and the demo account (idempotent)."
 
     def handle(self, *args: object, **options: object) -> None:
         plans = plans_seed()
         if not PriceBook.objects.exists():
             pricing.price_book_create_default()
+        moderation.terms_seed()
         user, password = services.demo_account_ensure()
-        self.stdout.write(f"Plans: {', '.join(p.name for p in plans)}; pricing ready.")
+        self.stdout.write(
+            f"Plans: {', '.join(p.name for p in plans)}; pricing and content policy ready."
+        )
         if password:
             self.stdout.write(
                 self.style.SUCCESS(f"Demo login: {user.email}  password: {password}")

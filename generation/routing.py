@@ -1,0 +1,10 @@
+from __future__ import annotations
+
+from django.urls import path
+
+from generation import consumers
+
+websocket_urlpatterns = [
+    path("ws/jobs/<int:pk>/", consumers.RenderJobConsumer.as_asgi()),
+    path("ws/projects/<int:pk>/", consumers.ProjectConsumer.as_asgi()),
+]

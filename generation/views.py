@@ -1,0 +1,92 @@
+"""Render pages: submit, watch (websocket, polling fallback), cancel, download."""
+
+from __future__ import annotations
+
+import uuid
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from dailies import ledger, moderation
+from generation import selectors, services
+from generation.forms import RenderForm
+from generation.models import Artifact
+from generation.runtime import engine_info
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def job_list(request: HttpRequest) -> HttpResponse:
+    team = request.team
+    form = RenderForm(request.POST or None, initial={"idempotency_key": uuid.uuid4().hex})
+    if request.method == "POST" and form.is_valid():
+        try:
+            job = services.render_job_submit(
+                team=team,
+                user=request.user,
+                request=form.to_request(),
+                idempotency_key=form.cleaned_data["idempotency_key"],
+            )
+        except services.RenderRejected as exc:
+            form.add_error(exc.field if exc.field in form.fields else None, str(exc))
+        except (moderation.ContentBlocked, ledger.InsufficientCredits) as exc:
+            form.add_error(
+                "prompt" if isinstance(exc, moderation.ContentBlocked) else None, str(exc)
+            )
+        else:
+            messages.success(request, f"Queued — {job.estimate_credits} credits reserved.")
+            return redirect("job_detail", job_id=job.pk)
+    return render(
+        request,
+        "generation/job_list.html",
+        {
+            "form": form,
+            "jobs": selectors.job_list(user=request.user, team=team)[:30],
+            "engine": engine_info(),
+        },
+    )
+
+
+@login_required
+@require_GET
+def job_detail(request: HttpRequest, job_id: int) -> HttpResponse:
+    job = selectors.job_get(user=request.user, job_id=job_id)
+    return render(request, "generation/job_detail.html", {"job": job})
+
+
+@login_required
+@require_GET
+def job_status(request: HttpRequest, job_id: int) -> HttpResponse:
+    """The status partial: the polling fallback, and the stored state after a reload."""
+    job = selectors.job_get(user=request.user, job_id=job_id)
+    template = "generation/_job_status.html" if request.htmx else "generation/job_detail.html"
+    return render(request, template, {"job": job})
+
+
+@login_required
+@require_POST
+def job_cancel(request: HttpRequest, job_id: int) -> HttpResponse:
+    job = services.render_job_cancel(job=selectors.job_get(user=request.user, job_id=job_id))
+    if request.htmx:
+        return render(request, "generation/_job_status.html", {"job": job})
+    return redirect("job_detail", job_id=job.pk)
+
+
+@login_required
+@require_GET
+def job_artifact(request: HttpRequest, job_id: int, kind: str) -> FileResponse:
+    """Artifacts are served through the access check, never from a public media URL."""
+    job = selectors.job_get(user=request.user, job_id=job_id)
+    artifact = next((a for a in job.artifacts.all() if a.kind == kind), None)
+    if artifact is None or kind not in Artifact.Kind.values:
+        raise Http404("No such file.")
+    download = request.GET.get("download") == "1"
+    names = {"video": "mp4", "poster": "jpg", "strip": "jpg", "recipe": "json"}
+    return FileResponse(
+        artifact.file.open("rb"),
+        as_attachment=download,
+        filename=f"dailies-job-{job.pk}-{kind}.{names[kind]}",
+    )

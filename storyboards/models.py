@@ -1,0 +1,54 @@
+"""Projects and their shots: what a creator arranges on the storyboard timeline."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+from dailies.models import Mode, Quality, Resolution, Team
+
+
+class Project(models.Model):
+    team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="projects")
+    name = models.CharField(max_length=120)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+    archived = models.BooleanField(default=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-updated_at", "-pk"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Shot(models.Model):
+    """One shot of a project: its request as the composer last saved it."""
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="shots")
+    position = models.PositiveIntegerField(default=0)
+    title = models.CharField(max_length=120, blank=True)
+    prompt = models.TextField()
+    mode = models.CharField(max_length=16, choices=Mode.choices, default=Mode.TEXT_TO_VIDEO)
+    camera = models.JSONField(default=dict, blank=True, help_text="CameraSpec.to_dict()")
+    aspect = models.CharField(max_length=8, default="16:9")
+    duration_s = models.PositiveSmallIntegerField(default=5)
+    fps = models.PositiveSmallIntegerField(default=24)
+    resolution = models.PositiveIntegerField(choices=Resolution.choices, default=Resolution.P720)
+    quality = models.CharField(max_length=16, choices=Quality.choices, default=Quality.STANDARD)
+    seed = models.BigIntegerField(null=True, blank=True, help_text="Empty: a new seed per render.")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["project", "position", "pk"]
+        constraints = [
+            models.CheckConstraint(condition=Q(duration_s__gte=1), name="shot_duration_gte_1"),
+        ]
+
+    def __str__(self) -> str:
+        return self.title or self.prompt[:60]
