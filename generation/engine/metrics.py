@@ -5,15 +5,16 @@ camera move from its structure:
 
 1. Dense optical flow by coarse-to-fine Lucas–Kanade (image pyramid, iterative warping), with a
    texture confidence per pixel (the structure tensor's smaller eigenvalue).
-2. A similarity model (translation, zoom, roll) fitted robustly (IRLS, so a walking figure or a
-   bouncing ball does not pull the fit) to the whole frame and to three horizontal bands.
-   The bands are a depth proxy: with the camera near eye height the top of the frame is far away
-   (or sky) and the bottom is near ground.
-3. Physics of the moves: a rotation (pan, tilt) or a zoom moves every depth alike, so the bands
-   agree; a translation (truck, crane, dolly) moves near things more, so the bottom band leads and
-   the sky stays; an orbit turns while translating, so near and far move in opposite directions;
-   handheld is high-frequency jitter with little net motion; steadicam is a forward/backward
-   glide (dolly-like parallax) with a slow sideways float.
+2. Robust fits (IRLS with Cauchy weights, so a walking figure or a bouncing ball does not pull
+   them) of a similarity model (translation, zoom, roll) per frame pair and to the flow
+   accumulated over the clip, and of the 8-parameter homography flow to the accumulated flow.
+3. Physics of the moves: any camera rotation or zoom moves the image by a homography whatever
+   the depth, so its residual ("parallax") stays near zero; a translation (truck, crane, dolly)
+   moves near things more than far ones and leaves a residual. Among translations an orbit
+   turns while it travels, so near and far content move in opposite directions; a zoom expands
+   every pixel at the same rate while a dolly expands near pixels faster; handheld is
+   high-frequency jitter with little net motion; steadicam is a dolly-like glide with a slow
+   roll float.
 
 Frames are either uint8 (T, H, W, 3) as the renderer and video decoders give them, or float
 (T, 3, H, W) in [0, 1] as the VAE and pipeline give them; both are accepted.
@@ -41,6 +42,7 @@ from generation.engine.camera import (
 # zoom (relative scale change per frame), roll (rad per frame).
 TX, TY, ZOOM, ROLL = 0, 1, 2, 3
 BANDS = ("top", "middle", "bottom")
+ACCUMULATE_STRIDE = 4  # frames per hop of the accumulated flow
 _TEXTURE_HALF = 2e-4  # structure-tensor eigenvalue (luma² per px²) that counts as half-trusted
 
 
@@ -120,72 +122,105 @@ def optical_flow(
     return flow, conf
 
 
-def _fit_similarity(
-    flow: torch.Tensor, weight: torch.Tensor, xs: torch.Tensor, ys: torch.Tensor, width: int
-) -> torch.Tensor:
-    """Robust similarity fit per pair: (N, 4) = (tx, ty, zoom, roll), tx/ty as fraction of width.
+def _weighted_quantile(x: torch.Tensor, w: torch.Tensor, q: float) -> float:
+    """Quantile q of values x (M,) under non-negative weights w (M,)."""
+    if float(w.sum()) <= 0:
+        return 0.0
+    order = torch.argsort(x)
+    cw = torch.cumsum(w[order], 0)
+    i = int(torch.searchsorted(cw, q * cw[-1]).clamp(max=x.shape[0] - 1))
+    return float(x[order][i])
+
+
+def _design(xs: torch.Tensor, ys: torch.Tensor, model: str) -> torch.Tensor:
+    """(2M, P) linear flow model rows for u then v at M points (coords in half-widths).
+
+    similarity: translation, zoom, roll (4). homography: the linearised 8-parameter plane-induced
+    flow, which is exact for any camera rotation or zoom whatever the depth: only translation
+    creates flow it cannot explain (parallax).
+    """
+    o, z = torch.ones_like(xs), torch.zeros_like(xs)
+    if model == "similarity":
+        u = torch.stack([o, z, xs, -ys], -1)
+        v = torch.stack([z, o, ys, xs], -1)
+    else:
+        u = torch.stack([o, z, xs, ys, z, z, xs * xs, xs * ys], -1)
+        v = torch.stack([z, o, z, z, xs, ys, xs * ys, ys * ys], -1)
+    return torch.cat([u, v], 0)
+
+
+def _robust_fit(
+    obs: torch.Tensor, weight: torch.Tensor, a: torch.Tensor, iterations: int = 4
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """IRLS least squares with Cauchy weights, batched.
 
     Args:
-        flow: (N, 2, M) pixel flow at M points; weight: (N, M); xs, ys: (M,) coords / half-width.
+        obs: (N, 2M) observed flow (u then v); weight: (N, M) texture weights; a: (2M, P).
+    Returns:
+        params (N, P) and residuals (N, 2M).
     """
-    n = flow.shape[0]
-    ones, zeros = torch.ones_like(xs), torch.zeros_like(xs)
-    # Rows: u = tx + s x - r y ; v = ty + s y + r x   (in units of half-widths)
-    au = torch.stack([ones, zeros, xs, -ys], -1)  # (M, 4)
-    av = torch.stack([zeros, ones, ys, xs], -1)
-    a = torch.cat([au, av], 0)  # (2M, 4)
-    obs = torch.cat([flow[:, 0], flow[:, 1]], 1) / (width / 2)  # (N, 2M)
-    w = torch.cat([weight, weight], 1)
-    params = torch.zeros(n, 4, dtype=flow.dtype)
-    for _ in range(4):
-        aw = a[None] * w[..., None]  # (N, 2M, 4)
-        lhs = aw.transpose(1, 2) @ a[None] + 1e-6 * torch.eye(4, dtype=flow.dtype)
+    base = torch.cat([weight, weight], 1)
+    w = base
+    p = a.shape[1]
+    params = torch.zeros(obs.shape[0], p, dtype=obs.dtype)
+    resid = obs
+    for _ in range(iterations):
+        aw = a[None] * w[..., None]  # (N, 2M, P)
+        lhs = aw.transpose(1, 2) @ a[None] + 1e-6 * torch.eye(p, dtype=obs.dtype)
         rhs = (aw * obs[..., None]).sum(1)
         params = torch.linalg.solve(lhs, rhs)
         resid = obs - params @ a.T
-        # Median residual among well-textured points: robust to a subject filling the frame.
-        trusted = torch.cat([weight, weight], 1) > 0.3
-        masked = torch.where(trusted, resid.abs(), torch.nan)
+        # Median residual among textured points: robust to a subject filling much of the frame.
+        masked = torch.where(base > 0.3, resid.abs(), torch.nan)
         scale = masked.nanmedian(dim=1, keepdim=True).values.nan_to_num(1.0)
-        # Cauchy weights: points that move unlike the bulk (subjects, occlusions) fade out.
-        w = torch.cat([weight, weight], 1) / (1 + (resid / (2 * scale + 1e-6)) ** 2)
-    params[:, TX : TY + 1] /= 2  # half-widths -> fraction of width
-    return params
+        w = base / (1 + (resid / (2 * scale + 1e-6)) ** 2)
+    return params, resid
 
 
 @dataclass(frozen=True)
 class MotionEstimate:
-    """Global image motion of a clip, frame pair by frame pair.
+    """Global image motion of a clip (all lengths are fractions of the frame width).
 
     Args:
-        pairs: (T-1, 4) whole-frame similarity per pair: tx, ty (fraction of frame width, + is
-            image content moving right / down), zoom (relative scale change), roll (rad).
-        bands: (3, T-1, 4) the same fitted to the top, middle and bottom thirds.
-        texture: mean flow confidence (low = a textureless frame, little to go on).
+        pairs: (T-1, 4) similarity per frame pair: tx, ty (+ = image content moving right /
+            down), zoom (relative scale change), roll (rad).
+        total: (4,) the same fitted to the accumulated flow over the clip.
+        magnitude: median length of the accumulated flow over textured pixels.
+        parallax: median residual of the accumulated flow after the best homography, relative to
+            `magnitude`: ~0 for rotations and zooms, large for translations.
+        spread_low / spread_high: 15th / 85th percentiles of the accumulated flow along its main
+            direction, relative to `magnitude` (opposite signs: near and far move apart = orbit).
+        near_x: mean horizontal flow of the bottom third (near ground, usually).
+        radial_low / radial_high: percentiles of the per-pixel expansion rate relative to its
+            median (uniform for a zoom; depth-dependent for a dolly).
+        texture: mean flow confidence (low: little to go on).
     """
 
     pairs: torch.Tensor
-    bands: torch.Tensor
+    total: torch.Tensor
+    magnitude: float
+    parallax: float
+    spread_low: float
+    spread_high: float
+    near_x: float
+    radial_low: float
+    radial_high: float
     texture: float
 
     @property
-    def total(self) -> torch.Tensor:
-        """(4,) accumulated motion over the clip."""
-        return self.pairs.sum(0)
-
-    @property
-    def band_total(self) -> torch.Tensor:
-        """(3, 4) accumulated motion per band."""
-        return self.bands.sum(1)
-
-    @property
     def jitter(self) -> float:
-        """High-frequency path length of (tx, ty, roll) relative to the frame: handheld's mark."""
+        """High-frequency path length of (tx, ty): handheld's mark."""
         p = self.pairs[:, [TX, TY]]
         if p.shape[0] < 3:
             return 0.0
-        hf = p[1:-1] - 0.5 * (p[:-2] + p[2:])
-        return float(hf.abs().sum())
+        return float((p[1:-1] - 0.5 * (p[:-2] + p[2:])).abs().sum())
+
+    @property
+    def roll_wander(self) -> float:
+        """Largest roll excursion from a straight line over the clip (steadicam float)."""
+        c = torch.cumsum(self.pairs[:, ROLL], 0)
+        line = torch.linspace(0, float(c[-1]), c.shape[0], dtype=c.dtype)
+        return float((c - line).abs().max())
 
 
 def estimate_camera_motion(frames: torch.Tensor) -> MotionEstimate:
@@ -199,30 +234,77 @@ def estimate_camera_motion(frames: torch.Tensor) -> MotionEstimate:
     gray = to_gray(frames)
     _, h, w = gray.shape
     flow, conf = optical_flow(gray)
-    # Ignore a border where the warp clamps and the window sees padding.
-    margin = max(2, min(h, w) // 16)
+    margin = max(2, min(h, w) // 16)  # the warp clamps at the border: ignore a rim
     ys, xs = torch.meshgrid(
         torch.arange(h, dtype=gray.dtype), torch.arange(w, dtype=gray.dtype), indexing="ij"
     )
-    inner = torch.zeros(h, w, dtype=torch.bool)
-    inner[margin : h - margin, margin : w - margin] = True
-    xn = (xs + 0.5 - w / 2) / (w / 2)
-    yn = (ys + 0.5 - h / 2) / (w / 2)
-    # Absolute texture weight: a flat (or defocused) region says nothing and gets no say, even
-    # when the whole frame is flat (then the fit stays at zero motion: "no evidence of a move").
-    weight = conf / (conf + _TEXTURE_HALF) * inner
-    fl = flow.reshape(flow.shape[0], 2, -1)
-    wt = weight.reshape(weight.shape[0], -1)
-    pairs = _fit_similarity(fl, wt, xn.reshape(-1), yn.reshape(-1), w)
-    bands = []
-    for b in range(3):
-        rows = torch.zeros(h, w, dtype=torch.bool)
-        rows[b * h // 3 : (b + 1) * h // 3] = True
-        sel = rows.reshape(-1)
-        bands.append(
-            _fit_similarity(fl[:, :, sel], wt[:, sel], xn.reshape(-1)[sel], yn.reshape(-1)[sel], w)
-        )
-    return MotionEstimate(pairs=pairs, bands=torch.stack(bands), texture=float(conf.mean()))
+    inner = torch.zeros(h, w, dtype=gray.dtype)
+    inner[margin : h - margin, margin : w - margin] = 1
+    xn = ((xs + 0.5 - w / 2) / (w / 2)).reshape(-1)
+    yn = ((ys + 0.5 - h / 2) / (w / 2)).reshape(-1)
+    # Absolute texture weight: a flat (or defocused) region gets no say, even when the whole
+    # frame is flat (then the fit stays at zero motion: no evidence of a move).
+    weight = (conf / (conf + _TEXTURE_HALF) * inner).reshape(conf.shape[0], -1)  # (T-1, M)
+    fl = flow.reshape(flow.shape[0], 2, -1) / (w / 2)  # (T-1, 2, M) in half-widths
+    sim = _design(xn, yn, "similarity")
+    pairs, _ = _robust_fit(torch.cat([fl[:, 0], fl[:, 1]], 1), weight, sim)
+    # Accumulated flow from a few longer hops (frame 0 -> 4 -> 8 ...): larger steps measure
+    # small motions with less summed noise than 15 one-frame steps.
+    stride = max(1, min(ACCUMULATE_STRIDE, gray.shape[0] - 1))
+    hops = list(range(0, gray.shape[0], stride))
+    if hops[-1] != gray.shape[0] - 1:
+        hops.append(gray.shape[0] - 1)
+    long_flow, long_conf = optical_flow(torch.stack([gray[i] for i in hops]))
+    acc = long_flow.reshape(long_flow.shape[0], 2, -1).sum(0) / (w / 2)  # (2, M) half-widths
+    long_w = (long_conf / (long_conf + _TEXTURE_HALF) * inner).reshape(long_conf.shape[0], -1)
+    wacc = long_w.mean(0, keepdim=True)  # (1, M)
+    obs = torch.cat([acc[0], acc[1]])[None]
+    total, _ = _robust_fit(obs, wacc, sim)
+    m = acc.shape[1]
+    wv = wacc[0]
+    length = acc.norm(dim=0)
+    magnitude = _weighted_quantile(length, wv, 0.5) + 1e-9
+    # Parallax per hop (a homography explains any rotation or zoom exactly), over well-textured
+    # pixels only, pooled over hops by their motion.
+    hop = long_flow.reshape(long_flow.shape[0], 2, -1) / (w / 2)
+    _, resid = _robust_fit(
+        torch.cat([hop[:, 0], hop[:, 1]], 1), long_w, _design(xn, yn, "homography")
+    )
+    res_len = torch.sqrt(resid[:, :m] ** 2 + resid[:, m:] ** 2)  # (hops, M)
+    good = (long_w > 0.5).to(gray.dtype)
+    par_num = sum(_weighted_quantile(res_len[k], good[k], 0.5) for k in range(hop.shape[0]))
+    par_den = sum(_weighted_quantile(hop[k].norm(dim=0), good[k], 0.5) for k in range(hop.shape[0]))
+    parallax = par_num / (par_den + 1e-9)
+    tot = total[0].clone()
+    lateral = tot[:2]
+    e = lateral / (lateral.norm() + 1e-12)
+    along = e[0] * acc[0] + e[1] * acc[1]
+    near = (yn > (h / w) / 3) & (wv > 0.3)
+    near_x = float(acc[0][near].mean()) if bool(near.any()) else 0.0
+    # Expansion rate per pixel: flow component away from the centre, over the distance.
+    r = torch.sqrt(xn * xn + yn * yn).clamp(min=1e-3)
+    radial = (acc[0] * xn + acc[1] * yn) / (r * r)
+    far_from_centre = wv * (r > 0.25)
+    rmed = _weighted_quantile(radial, far_from_centre, 0.5)
+    denom = abs(rmed) + 1e-9
+    tot[TX : TY + 1] /= 2  # half-widths -> fraction of width
+    pairs[:, TX : TY + 1] /= 2
+    return MotionEstimate(
+        pairs=pairs,
+        total=tot,
+        magnitude=magnitude / 2,
+        parallax=parallax,
+        spread_low=_weighted_quantile(along, wv, 0.15) / magnitude,
+        spread_high=_weighted_quantile(along, wv, 0.85) / magnitude,
+        near_x=near_x / 2,
+        radial_low=_weighted_quantile(radial, far_from_centre, 0.15)
+        * math.copysign(1, rmed)
+        / denom,
+        radial_high=_weighted_quantile(radial, far_from_centre, 0.85)
+        * math.copysign(1, rmed)
+        / denom,
+        texture=float(conf.mean()),
+    )
 
 
 @dataclass(frozen=True)
@@ -240,59 +322,46 @@ class MoveGuess:
 
 # Decision thresholds, tuned on the tuning seeds of bench/camera_conformance.py (never on the
 # held-out seeds it reports).
-STATIC_MAX = 0.012  # total motion below this (fraction of width / relative scale) is no move
-JITTER_RATIO = 0.6  # jitter / net motion above this is handheld
-PARALLAX_RATIO = 0.45  # far band / near band motion below this means the camera translated
-ORBIT_OPPOSITE = -0.15  # far band moving against the near band by this fraction: an orbit
+STATIC_MAX = 0.006  # median accumulated motion (fraction of width) below this: no move
+JITTER_RATIO = 0.8  # jitter / net motion above this is handheld
+JITTER_MIN = 0.03
+PARALLAX_MIN = 0.42  # homography residual / motion above this: the camera translated
+ORBIT_OPPOSITE = 0.2  # both tails moving opposite ways, each at least this much: an orbit
+ROLL_FLOAT = 0.01  # rad of roll wander: a steadicam float
 
 
 def classify_move(estimate: MotionEstimate) -> MoveGuess:
     """The dominant camera move of a clip and its direction, from a motion estimate."""
     tot = estimate.total
-    top, _, bottom = estimate.band_total
     tx, ty, zoom = float(tot[TX]), float(tot[TY]), float(tot[ZOOM])
     lateral = math.hypot(tx, ty)
-    amount = max(abs(tx), abs(ty), abs(zoom))
     jit = estimate.jitter
-    near = bottom
-    far = top
-    if amount < STATIC_MAX and jit < STATIC_MAX:
-        return MoveGuess("static", "none", amount)
-    if jit > JITTER_RATIO * max(amount, 1e-6) and jit > 0.004:
+    if estimate.magnitude < STATIC_MAX and jit < JITTER_MIN:
+        return MoveGuess("static", "none", estimate.magnitude)
+    if jit > JITTER_MIN and jit > JITTER_RATIO * estimate.magnitude:
         return MoveGuess("handheld", "none", jit)
-    if abs(zoom) >= max(abs(tx), abs(ty)) * 0.6:
-        # Scale change: uniform in depth = zoom; growing with nearness = dolly (or steadicam).
-        ratio = float(far[ZOOM]) / (float(near[ZOOM]) if abs(float(near[ZOOM])) > 1e-6 else 1e-6)
+    translating = estimate.parallax > PARALLAX_MIN
+    # Zoom is a relative scale change; at the frame edge (half a width out) it moves content by
+    # zoom / 2 widths, which makes it comparable with a lateral shift.
+    if abs(zoom) * 0.5 > lateral:
         direction_in = zoom > 0
-        if ratio > 1 - PARALLAX_RATIO and ratio < 1.8:
+        if not translating:
             return MoveGuess("zoom", "in" if direction_in else "out", abs(zoom))
-        sway = _sway(estimate)
-        if sway > 0.35 * abs(zoom):
+        if estimate.roll_wander > ROLL_FLOAT:
             return MoveGuess("steadicam", "forward" if direction_in else "backward", abs(zoom))
         return MoveGuess("dolly", "in" if direction_in else "out", abs(zoom))
     horizontal = abs(tx) >= abs(ty)
-    axis = TX if horizontal else TY
-    n, f = float(near[axis]), float(far[axis])
-    sign = 1.0 if (tx if horizontal else ty) > 0 else -1.0
-    if n * sign > 0 and f * sign < ORBIT_OPPOSITE * abs(n) and horizontal:
-        # Near content moves with the bulk, far content against it: the camera arcs.
-        return MoveGuess("orbit", "left" if n > 0 else "right", lateral)
-    rel = f / n if abs(n) > 1e-6 else 1.0
-    translating = rel < PARALLAX_RATIO
+    lo, hi = estimate.spread_low, estimate.spread_high
+    if translating and horizontal and lo < -ORBIT_OPPOSITE and hi > ORBIT_OPPOSITE:
+        # Near content moves one way, far content the other: the camera arcs round the subject.
+        # Orbit left: the camera travels left, so near content slides right.
+        return MoveGuess("orbit", "left" if estimate.near_x > 0 else "right", lateral)
     if horizontal:
         # Content moving right means the camera went left (pan left or truck left).
         direction = "left" if tx > 0 else "right"
         return MoveGuess("truck" if translating else "pan", direction, lateral)
-    direction = "up" if ty > 0 else "down"  # content moving down: camera went up
+    direction = "up" if ty > 0 else "down"  # content moving down: the camera went up
     return MoveGuess("crane" if translating else "tilt", direction, lateral)
-
-
-def _sway(estimate: MotionEstimate) -> float:
-    """Net sideways wander of the near band, after removing a straight drift."""
-    p = estimate.bands[2, :, TX]
-    c = torch.cumsum(p, 0)
-    line = torch.linspace(0, float(c[-1]), c.shape[0], dtype=c.dtype)
-    return float((c - line).abs().max())
 
 
 @dataclass(frozen=True)

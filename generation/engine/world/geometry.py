@@ -40,16 +40,40 @@ def hit_spheres(
     return t.min(-1)
 
 
-def _to_local(
+def _candidates(
     o: torch.Tensor, d: torch.Tensor, b: PrimitiveBatch
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """(frame, pixel, primitive) index triples whose ray meets the primitive's bounding sphere.
+
+    Most rays miss most primitives, so the exact box / cylinder tests run on these pairs only.
+    """
+    radius2 = (b.size * b.size).sum(-1)  # (K,) circumscribed sphere
+    c = b.centre
+    oc_b = (d * o).sum(-1, keepdim=True) - d @ c.transpose(1, 2)  # (F, P, K)
+    oc_2 = (o * o).sum(-1, keepdim=True) - 2 * o @ c.transpose(1, 2) + (c * c).sum(-1)[:, None]
+    disc = oc_b * oc_b - (oc_2 - radius2)
+    hit = (disc > 0) & (-oc_b + disc.clamp(min=0).sqrt() > EPS)
+    return hit.nonzero(as_tuple=True)
+
+
+def _to_local(o, d, b: PrimitiveBatch, f, p, k) -> tuple[torch.Tensor, torch.Tensor]:
+    rot = b.rotation[f, k]  # (Q, 3, 3) world-from-local
+    ol = ((o[f, p] - b.centre[f, k])[:, None, :] @ rot)[:, 0]  # (Q, 3)
+    dl = (d[f, p][:, None, :] @ rot)[:, 0]
+    return ol, dl
+
+
+def _reduce_nearest(
+    t: torch.Tensor, f, p, k, shape: torch.Size, device: torch.device
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    rot = b.rotation  # (F, K, 3, 3) world-from-local
-    ol = (
-        torch.einsum("fpi,fkij->fpkj", o, rot)
-        - torch.einsum("fki,fkij->fkj", b.centre, rot)[:, None]
-    )
-    dl = torch.einsum("fpi,fkij->fpkj", d, rot)
-    return ol, dl  # (F, P, K, 3)
+    """Nearest hit per ray from per-pair distances: (F, P) distance and primitive index."""
+    flat = f * shape[1] + p
+    best = torch.full((shape[0] * shape[1],), INF, dtype=t.dtype, device=device)
+    best = best.scatter_reduce(0, flat, t, reduce="amin")
+    index = torch.zeros(shape[0] * shape[1], dtype=torch.int64, device=device)
+    winner = (t == best[flat]) & torch.isfinite(t)
+    index[flat[winner]] = k[winner]
+    return best.view(shape), index.view(shape)
 
 
 def hit_boxes(
@@ -57,15 +81,17 @@ def hit_boxes(
 ) -> tuple[torch.Tensor, torch.Tensor]:
     if b.count == 0:
         return _empty(o)
-    ol, dl = _to_local(o, d, b)
+    f, p, k = _candidates(o, d, b)
+    ol, dl = _to_local(o, d, b, f, p, k)
+    size = b.size[k]
     inv = 1.0 / torch.where(dl.abs() < 1e-9, torch.full_like(dl, 1e-9), dl)
-    t1 = (-b.size - ol) * inv
-    t2 = (b.size - ol) * inv
+    t1 = (-size - ol) * inv
+    t2 = (size - ol) * inv
     tmin = torch.minimum(t1, t2).amax(-1)
     tmax = torch.maximum(t1, t2).amin(-1)
     t = torch.where(tmin > EPS, tmin, tmax)
     t = torch.where((tmax >= tmin) & (t > EPS), t, INF)
-    return t.min(-1)
+    return _reduce_nearest(t, f, p, k, o.shape[:2], o.device)
 
 
 def hit_cylinders(
@@ -73,8 +99,9 @@ def hit_cylinders(
 ) -> tuple[torch.Tensor, torch.Tensor]:
     if c.count == 0:
         return _empty(o)
-    ol, dl = _to_local(o, d, c)
-    r, hh = c.size[:, 0], c.size[:, 1]
+    f, p, k = _candidates(o, d, c)
+    ol, dl = _to_local(o, d, c, f, p, k)
+    r, hh = c.size[k, 0], c.size[k, 1]
     a = dl[..., 0] ** 2 + dl[..., 2] ** 2
     bq = ol[..., 0] * dl[..., 0] + ol[..., 2] * dl[..., 2]
     cq = ol[..., 0] ** 2 + ol[..., 2] ** 2 - r * r
@@ -92,7 +119,7 @@ def hit_cylinders(
         pz = ol[..., 2] + tc * dl[..., 2]
         ok = (tc > EPS) & (px * px + pz * pz <= r * r)
         best = torch.minimum(best, torch.where(ok, tc, INF))
-    return best.min(-1)
+    return _reduce_nearest(best, f, p, k, o.shape[:2], o.device)
 
 
 def nearest_hit(o: torch.Tensor, d: torch.Tensor, prims: PrimitiveSet) -> tuple[torch.Tensor, ...]:
