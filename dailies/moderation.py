@@ -55,7 +55,7 @@ def evaluate(text: str) -> Verdict:
     matched = []
     for term in ModerationTerm.objects.filter(is_active=True):
         phrase = _normalise(term.phrase)
-        if phrase and re.search(rf"(?<![\w-]){re.escape(phrase)}(?![\w-])", haystack):
+        if phrase and re.search(rf"(?<!\w){re.escape(phrase)}(?!\w)", haystack):
             matched.append((term.phrase, term.get_category_display()))
     return Verdict(blocked=bool(matched), matched=tuple(matched))
 

@@ -11,6 +11,7 @@ One code base, two deployments chosen by the environment alone:
 from __future__ import annotations
 
 import hashlib
+import os
 import tempfile
 from pathlib import Path
 
@@ -106,6 +107,13 @@ SQLITE_OPTIONS = {
 
 if env.str("DATABASE_URL", default=""):
     DATABASES = {"default": env.db("DATABASE_URL")}
+    if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+        # A sqlite:/// URL (worker processes sharing the test database) needs the same
+        # WAL/IMMEDIATE options as the embedded default, or writers fail with "locked".
+        DATABASES["default"]["OPTIONS"] = {
+            **SQLITE_OPTIONS,
+            **DATABASES["default"].get("OPTIONS", {}),
+        }
     DATABASES["default"].setdefault("CONN_MAX_AGE", 60)
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 else:
@@ -114,8 +122,9 @@ else:
             "ENGINE": "django.db.backends.sqlite3",
             "NAME": VAR_DIR / "db.sqlite3",
             "OPTIONS": SQLITE_OPTIONS,
-            # A file, not :memory:, so tests with threads share one database.
-            "TEST": {"NAME": VAR_DIR / "test.sqlite3"},
+            # A file, not :memory:, so tests with threads and worker subprocesses share one
+            # database; one per test process, so two test runs in a checkout never collide.
+            "TEST": {"NAME": VAR_DIR / f"test-{os.getpid()}.sqlite3"},
         }
     }
 

@@ -6,6 +6,7 @@ reservation settled or released, except a killed process, which the reaper handl
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import os
@@ -19,6 +20,7 @@ from django.conf import settings
 from django.core.files import File
 from django.db import close_old_connections, connection
 from django.utils import timezone
+from torch import Tensor
 
 from generation import delivery, progress, runtime, services
 from generation.engine import video_io
@@ -81,7 +83,9 @@ def _generation_request(job: RenderJob) -> GenerationRequest:
     )
 
 
-def _write_artifacts(frames, job: RenderJob, workdir: Path, timings: dict) -> dict:
+def _write_artifacts(
+    frames: Tensor, job: RenderJob, workdir: Path, timings: dict, native_sha256: str
+) -> dict:
     """Encode and write every artifact into ``workdir``; returns kind -> (path, meta)."""
     started = time.perf_counter()
     t, h, w, _ = frames.shape
@@ -96,7 +100,7 @@ def _write_artifacts(frames, job: RenderJob, workdir: Path, timings: dict) -> di
             {
                 **job.recipe,
                 "job": job.pk,
-                "native": {"fps": job.recipe["native_fps"]},
+                "native": {"fps": job.recipe["native_fps"], "frames_sha256": native_sha256},
                 "delivered": {"width": w, "height": h, "frames": t, "fps": job.fps},
                 "timings": timings,
             },
@@ -154,6 +158,10 @@ def render_job_execute(job_id: int) -> str:
                 is_cancelled=heartbeat.cancelled.is_set,
             )
             timings["render_s"] = round(time.perf_counter() - started, 3)
+            # The recipe's proof of reproducibility: the same recipe gives these exact
+            # frames (the MP4 adds codec noise on top, which x264 does not keep bit-exact
+            # across runs under load).
+            native_sha256 = hashlib.sha256(result.frames.numpy().tobytes()).hexdigest()
             job = services.render_job_encoding(job_id=job.pk)
             started = time.perf_counter()
             frames = delivery.deliver(
@@ -167,7 +175,7 @@ def render_job_execute(job_id: int) -> str:
                 frames = video_io.upscale(frames, delivery.delivery_size(2160, job.aspect))
             timings["deliver_s"] = round(time.perf_counter() - started, 3)
             with tempfile.TemporaryDirectory(prefix=f"job{job.pk}-") as tmp:
-                files = _write_artifacts(frames, job, Path(tmp), timings)
+                files = _write_artifacts(frames, job, Path(tmp), timings, native_sha256)
                 if heartbeat.cancelled.is_set():
                     raise SamplingCancelled("cancelled while encoding")
                 final = services.render_job_succeed(

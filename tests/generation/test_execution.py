@@ -1,0 +1,193 @@
+"""Jobs run end to end through the tiny engine, a real channel layer and real storage."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+import threading
+import time
+from dataclasses import replace
+from datetime import timedelta
+
+import numpy as np
+import pytest
+from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
+from django.utils import timezone
+from PIL import Image
+
+from dailies import ledger
+from generation import execution, progress, runtime, services
+from generation.engine.video_io import decode_video
+from generation.models import RenderJob
+from tests.factories import team_with_owner
+
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("seeded")]
+State = RenderJob.State
+
+
+@pytest.fixture
+def fast_heartbeat(settings) -> None:
+    settings.RENDER_HEARTBEAT_S = 0.05
+
+
+def _drain(channel: str, *, until_state: str, timeout: float = 30) -> list[dict]:
+    """Everything the channel received, up to the first message in ``until_state``.
+
+    One event loop for the whole drain: channels_redis binds its connections to a loop.
+    """
+
+    async def receive_all() -> list[dict]:
+        layer, messages = get_channel_layer(), []
+        while True:
+            message = await asyncio.wait_for(layer.receive(channel), timeout)
+            messages.append(message)
+            if message["state"] == until_state:
+                return messages
+
+    return async_to_sync(receive_all)()
+
+
+def test_a_job_renders_to_an_mp4_of_the_requested_shape_and_settles(small_request) -> None:
+    team, owner = team_with_owner()
+    job = services.render_job_submit(team=team, user=owner, request=small_request)
+    layer = get_channel_layer()
+    channel = async_to_sync(layer.new_channel)()
+    async_to_sync(layer.group_add)(progress.job_group(job.pk), channel)
+
+    assert execution.render_job_execute(job.pk) == State.SUCCEEDED
+
+    job.refresh_from_db()
+    assert job.state == State.SUCCEEDED and job.cost_credits == job.estimate_credits
+    assert set(job.timings) >= {"render_s", "deliver_s", "encode_s"}
+    files = {a.kind: a for a in job.artifacts.all()}
+    assert set(files) == {"video", "poster", "strip", "recipe"}
+    frames, fps = decode_video(files["video"].file.path)
+    assert frames.shape == (24, 540, 960, 3) and fps == 12  # 2 s at 12 fps, 540p 16:9
+    assert Image.open(files["poster"].file.path).size == (960, 540)
+    recipe = json.loads(files["recipe"].file.read())
+    assert recipe["seed"] == 7 and recipe["delivered"] == {
+        "width": 960, "height": 540, "frames": 24, "fps": 12,
+    }  # fmt: skip
+    account = ledger.balance(team)
+    account.refresh_from_db()
+    assert account.held == 0 and account.available == 30 - job.estimate_credits
+    assert ledger.check_ledger() == []
+
+    messages = _drain(channel, until_state=State.SUCCEEDED)
+    steps = [int(re.search(r'data-step="(\d+)"', m["html"]).group(1)) for m in messages]
+    running = [s for m, s in zip(messages, steps, strict=True) if m["state"] == State.RUNNING]
+    assert running == sorted(running) and running[-1] > 0, steps
+    assert 'hx-swap-oob="true"' in messages[-1]["html"] and "<video" in messages[-1]["html"]
+
+
+def test_the_same_recipe_and_seed_reproduce_the_clip(small_request) -> None:
+    team, owner = team_with_owner()
+    hashes, clips = [], []
+    for seed in (7, 7, 8):
+        job = services.render_job_submit(
+            team=team, user=owner, request=replace(small_request, seed=seed)
+        )
+        execution.render_job_execute(job.pk)
+        recipe = json.loads(job.artifacts.get(kind="recipe").file.read())
+        hashes.append(recipe["native"]["frames_sha256"])
+        clips.append(decode_video(job.artifacts.get(kind="video").file.path)[0].astype(float))
+    assert hashes[0] == hashes[1] != hashes[2]  # bit for bit before encoding
+    mse = ((clips[0] - clips[1]) ** 2).mean()
+    assert mse == 0 or 10 * np.log10(255**2 / mse) > 45  # only codec noise after it
+
+
+def test_redelivering_a_finished_job_does_nothing(small_request) -> None:
+    team, owner = team_with_owner()
+    job = services.render_job_submit(team=team, user=owner, request=small_request)
+    execution.render_job_execute(job.pk)
+    entries = team.ledger_entries.count()
+    assert execution.render_job_execute(job.pk) == "skipped"
+    assert team.ledger_entries.count() == entries
+    assert job.artifacts.count() == 4
+
+
+def test_an_engine_failure_fails_the_job_with_a_refund_and_no_files(
+    small_request, settings, tmp_path
+) -> None:
+    settings.DAILIES_ENGINE = {**settings.DAILIES_ENGINE, "weights_dir": str(tmp_path / "none")}
+    runtime.pipeline.cache_clear()
+    try:
+        team, owner = team_with_owner()
+        job = services.render_job_submit(team=team, user=owner, request=small_request)
+        assert execution.render_job_execute(job.pk) == State.FAILED
+    finally:
+        runtime.pipeline.cache_clear()
+    job.refresh_from_db()
+    assert job.state == State.FAILED
+    assert job.error_message == (
+        "The model's weights are not installed on the render worker. "
+        f"Your {job.estimate_credits} credits were refunded."
+    )
+    assert not job.artifacts.exists()
+    assert ledger.balance(team).available == 30 and ledger.check_ledger() == []
+
+
+@pytest.mark.usefixtures("fast_heartbeat")
+def test_cancelling_a_running_job_stops_it_and_refunds(small_request) -> None:
+    team, owner = team_with_owner(plan_code="pro")
+    # Long enough to still be sampling when the cancel lands.
+    request = replace(small_request, quality="pro", duration_s=5, fps=24)
+    job = services.render_job_submit(team=team, user=owner, request=request)
+    outcome: list[str] = []
+    worker = threading.Thread(target=lambda: outcome.append(execution.render_job_execute(job.pk)))
+    worker.start()
+    deadline = time.monotonic() + 60
+    while not RenderJob.objects.filter(
+        pk=job.pk, state=State.RUNNING, progress_step__gte=1
+    ).exists():
+        assert time.monotonic() < deadline, "job never started"
+        time.sleep(0.01)
+    services.render_job_cancel(job=RenderJob.objects.get(pk=job.pk))
+    worker.join(timeout=60)
+    job.refresh_from_db()
+    assert outcome == [State.CANCELLED] and job.state == State.CANCELLED
+    assert job.progress_step < job.progress_total  # it stopped early
+    assert ledger.balance(team).held == 0 and ledger.check_ledger() == []
+    assert not job.artifacts.exists()
+
+
+def test_the_reaper_reruns_a_dead_workers_job_once_then_fails_it_with_a_refund(
+    small_request,
+) -> None:
+    team, owner = team_with_owner()
+    job = services.render_job_submit(team=team, user=owner, request=small_request)
+    long_ago = timezone.now() - timedelta(minutes=10)
+    for attempt in (1, 2):
+        assert services.render_job_claim(job_id=job.pk, worker=f"dead-{attempt}")
+        RenderJob.objects.filter(pk=job.pk).update(heartbeat_at=long_ago)  # worker died
+        report = services.render_jobs_reap(stale_after_s=60)
+        job.refresh_from_db()
+        if attempt == 1:
+            assert report.requeued == [job.pk] and job.state == State.QUEUED
+            assert job.attempts == 1 and ledger.balance(team).held == job.estimate_credits
+    assert report.failed == [job.pk] and job.state == State.FAILED
+    assert "stopped responding" in job.error_message and "refunded" in job.error_message
+    assert ledger.balance(team).held == 0 and ledger.balance(team).available == 30
+    assert ledger.check_ledger() == []
+
+
+def test_a_live_workers_job_is_left_alone_by_the_reaper(small_request) -> None:
+    team, owner = team_with_owner()
+    job = services.render_job_submit(team=team, user=owner, request=small_request)
+    services.render_job_claim(job_id=job.pk, worker="alive")
+    report = services.render_jobs_reap(stale_after_s=60)
+    assert report.requeued == report.failed == []
+    job.refresh_from_db()
+    assert job.state == State.RUNNING
+
+
+def test_a_queued_job_the_broker_never_got_is_handed_over_again(small_request) -> None:
+    team, owner = team_with_owner()
+    job = services.render_job_submit(team=team, user=owner, request=small_request)
+    RenderJob.objects.filter(pk=job.pk).update(queued_at=None)  # as after a failed enqueue
+    report = services.render_jobs_reap(stale_after_s=60)
+    assert report.reenqueued == [job.pk]
+    job.refresh_from_db()
+    assert job.queued_at is not None and job.state == State.QUEUED
