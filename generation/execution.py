@@ -6,6 +6,7 @@ reservation settled or released, except a killed process, which the reaper handl
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import logging
@@ -23,7 +24,7 @@ from django.utils import timezone
 from torch import Tensor
 
 from generation import delivery, progress, runtime, services
-from generation.engine import video_io
+from generation.engine import metrics, video_io
 from generation.engine.camera import CameraSpec
 from generation.engine.pipeline import GenerationRequest, SamplingCancelled
 from generation.models import Artifact, RenderJob
@@ -162,6 +163,7 @@ def render_job_execute(job_id: int) -> str:
             # frames (the MP4 adds codec noise on top, which x264 does not keep bit-exact
             # across runs under load).
             native_sha256 = hashlib.sha256(result.frames.numpy().tobytes()).hexdigest()
+            conformance = _conformance(result.frames, job, result.fps, timings)
             job = services.render_job_encoding(job_id=job.pk)
             started = time.perf_counter()
             frames = delivery.deliver(
@@ -179,7 +181,7 @@ def render_job_execute(job_id: int) -> str:
                 if heartbeat.cancelled.is_set():
                     raise SamplingCancelled("cancelled while encoding")
                 final = services.render_job_succeed(
-                    job_id=job.pk, attach=_attacher(files), timings=timings, conformance=None
+                    job_id=job.pk, attach=_attacher(files), timings=timings, conformance=conformance
                 )
         return final.state if final else "skipped"
     except SamplingCancelled:
@@ -189,6 +191,19 @@ def render_job_execute(job_id: int) -> str:
         log.exception("job %s failed", job.pk)
         services.render_job_fail(job_id=job.pk, message=_user_message(exc))
         return RenderJob.State.FAILED
+
+
+def _conformance(frames: Tensor, job: RenderJob, fps: float, timings: dict) -> dict | None:
+    """Did the clip follow the requested camera? Measured on the native frames, from the
+    frames alone. A metric failure costs the user nothing: the render is still delivered."""
+    started = time.perf_counter()
+    try:
+        score = metrics.camera_conformance(frames, CameraSpec.from_dict(job.recipe["camera"]), fps)
+    except Exception:
+        log.exception("conformance of job %s could not be measured", job.pk)
+        return None
+    timings["conformance_s"] = round(time.perf_counter() - started, 3)
+    return dataclasses.asdict(score)
 
 
 def _user_message(exc: Exception) -> str:

@@ -419,3 +419,13 @@ def render_jobs_requeue_waiting() -> list[int]:
     return [
         job.pk for job in RenderJob.objects.filter(state=State.QUEUED) if render_job_enqueue(job)
     ]
+
+
+def render_jobs_recover_at_start(*, sole_worker_pool: bool) -> ReapReport:
+    """Run when a stack starts. With ``sole_worker_pool`` (the embedded stack, whose
+    workers all start now) no job can really be running, so every running job is an
+    orphan of the last shutdown and is reaped at once; otherwise the normal threshold
+    applies. Queued jobs are handed to the broker again either way."""
+    report = render_jobs_reap(stale_after_s=1e-6 if sole_worker_pool else None)
+    report.reenqueued = sorted(set(report.reenqueued) | set(render_jobs_requeue_waiting()))
+    return report

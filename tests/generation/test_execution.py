@@ -60,7 +60,10 @@ def test_a_job_renders_to_an_mp4_of_the_requested_shape_and_settles(small_reques
 
     job.refresh_from_db()
     assert job.state == State.SUCCEEDED and job.cost_credits == job.estimate_credits
-    assert set(job.timings) >= {"render_s", "deliver_s", "encode_s"}
+    assert set(job.timings) >= {"render_s", "deliver_s", "encode_s", "conformance_s"}
+    # Measured from the frames; an untrained model's clip need not match the request.
+    assert job.conformance["requested"] == "dolly in"
+    assert job.conformance["detected"] and 0 <= job.conformance["score"] <= 1
     files = {a.kind: a for a in job.artifacts.all()}
     assert set(files) == {"video", "poster", "strip", "recipe"}
     frames, fps = decode_video(files["video"].file.path)
@@ -191,3 +194,16 @@ def test_a_queued_job_the_broker_never_got_is_handed_over_again(small_request) -
     assert report.reenqueued == [job.pk]
     job.refresh_from_db()
     assert job.queued_at is not None and job.state == State.QUEUED
+
+
+def test_a_stack_start_reaps_orphans_at_once_and_resends_queued_jobs(small_request) -> None:
+    team, owner = team_with_owner()
+    orphan = services.render_job_submit(team=team, user=owner, request=small_request)
+    services.render_job_claim(job_id=orphan.pk, worker="before-restart")  # heartbeat: now
+    waiting = services.render_job_submit(team=team, user=owner, request=small_request)
+    report = services.render_jobs_recover_at_start(sole_worker_pool=True)
+    assert report.requeued == [orphan.pk]
+    assert report.reenqueued == sorted([orphan.pk, waiting.pk])
+    # With workers elsewhere (scale-out) a fresh heartbeat means the job is alive.
+    services.render_job_claim(job_id=orphan.pk, worker="elsewhere")
+    assert services.render_jobs_recover_at_start(sole_worker_pool=False).requeued == []

@@ -161,12 +161,25 @@ class Command(BaseCommand):
         call_command("collectstatic", interactive=False, verbosity=0)
         out = io.StringIO()
         call_command("seed", stdout=out)
+        self._recover_render_jobs(sup)
         # Children open their own connections; the supervisor keeps no SQLite handle.
         connections.close_all()
         lines = [line for line in out.getvalue().splitlines() if line.strip()]
         for line in lines:
             sup.write("seed", line)
         return lines
+
+    def _recover_render_jobs(self, sup: Supervisor) -> None:
+        """Jobs the last run left behind: orphans re-run or refunded, queued ones re-sent
+        (an embedded Redis keeps nothing across restarts)."""
+        from generation.services import render_jobs_recover_at_start
+
+        report = render_jobs_recover_at_start(sole_worker_pool=settings.EMBEDDED_REDIS)
+        if report.requeued or report.failed or report.reenqueued:
+            sup.say(
+                f"render jobs recovered: {len(report.requeued)} re-run, "
+                f"{len(report.failed)} refunded, {len(report.reenqueued)} re-queued"
+            )
 
     # --- children -----------------------------------------------------------------------
 
