@@ -39,14 +39,15 @@ class RenderConfig:
 
     Args:
         motion_blur_samples: sub-frame renders averaged over the open shutter (1 = none).
-        shadow_samples: rays per pixel towards the light's disk (soft shadows).
+        shadow_samples: rays per pixel and sub-frame towards the light's disk (soft shadows:
+            with motion blur a frame averages shadow_samples x motion_blur_samples directions).
         supersample: render at k x the resolution and average down (anti-aliasing).
         chunk_elements: bound on frames x pixels x primitives per batch (memory).
     """
 
     depth_of_field: bool = True
     motion_blur_samples: int = 3
-    shadow_samples: int = 2
+    shadow_samples: int = 1
     supersample: int = 1
     chunk_elements: int = 3_000_000
 
@@ -83,7 +84,7 @@ def _rays(poses: CameraPoses, height: int, width: int, dtype: torch.dtype, devic
 
 
 def _disk_offsets(n: int, radius_rad: float, phase: float) -> list[tuple[float, float]]:
-    """n stratified points on a disk (Vogel spiral), rotated by `phase` per sample time."""
+    """n stratified points on a disk (Vogel spiral), rotated by `phase`."""
     golden = math.pi * (3 - math.sqrt(5))
     return [
         (
@@ -94,7 +95,16 @@ def _disk_offsets(n: int, radius_rad: float, phase: float) -> list[tuple[float, 
     ]
 
 
-def _shade(scene: Scene, o, d, prims: PrimitiveSet, f_px, config: RenderConfig, phase: float):
+def _shade(
+    scene: Scene,
+    o,
+    d,
+    prims: PrimitiveSet,
+    f_px,
+    config: RenderConfig,
+    first_sample: int,
+    sub_frames: int,
+):
     """Linear radiance (S, P, 3) and ray distance (S, P) for one chunk of sample times."""
     light = scene.lighting
     dt, dev = o.dtype, o.device
@@ -123,13 +133,19 @@ def _shade(scene: Scene, o, d, prims: PrimitiveSet, f_px, config: RenderConfig, 
     e1 = e1 / e1.norm()
     e2 = torch.linalg.cross(sun, e1)
     vis = torch.zeros_like(t)
-    offsets = _disk_offsets(config.shadow_samples, math.radians(light.sun_radius_deg), phase)
-    for ox, oy in offsets:
-        ld = sun + ox * e1 + oy * e2
-        ld = ld / ld.norm()
-        blocked = any_hit(origin, ld.expand_as(d), prims, math.inf)
+    # Shadow rays are stratified over the light's disk across the motion-blur sub-frames too:
+    # sub-frame k of a frame uses its own points of one spiral of (samples x sub-frames) points,
+    # so a frame averages samples x sub-frames light directions for the price of `samples`.
+    n_sh = max(1, config.shadow_samples)
+    spiral = _disk_offsets(n_sh * sub_frames, math.radians(light.sun_radius_deg), 0.0)
+    sub_index = (torch.arange(first_sample, first_sample + t.shape[0]) % sub_frames).tolist()
+    for j in range(n_sh):
+        pts = torch.tensor([spiral[k * n_sh + j] for k in sub_index], dtype=dt, device=dev)
+        ld = sun + pts[:, 0:1] * e1 + pts[:, 1:2] * e2  # (S, 3)
+        ld = ld / ld.norm(dim=-1, keepdim=True)
+        blocked = any_hit(origin, ld[:, None].expand_as(d), prims, math.inf)
         vis = vis + (~blocked).to(dt)
-    vis = vis / len(offsets)
+    vis = vis / n_sh
     n_dot_l = (normal * sun).sum(-1).clamp(min=0)
     sun_col = torch.tensor(light.sun_colour, dtype=dt, device=dev) * light.sun_intensity
     amb = torch.tensor(light.ambient, dtype=dt, device=dev)
@@ -225,7 +241,14 @@ def render_clip(
     for s in range(0, len(times), chunk):
         e = min(len(times), s + chunk)
         col, dist = _shade(
-            scene, o[s:e], d[s:e], prims.frames(s, e), f_px[s:e], config, phase=1.7 * s
+            scene,
+            o[s:e],
+            d[s:e],
+            prims.frames(s, e),
+            f_px[s:e],
+            config,
+            first_sample=s,
+            sub_frames=m,
         )
         z = dist * (d[s:e] * forward[s:e, None]).sum(-1)
         colours.append(col)
