@@ -17,12 +17,16 @@ import threading
 import time
 from pathlib import Path
 
+import numpy as np
+import torch
 from django.conf import settings
 from django.core.files import File
 from django.db import close_old_connections, connection
 from django.utils import timezone
+from PIL import Image
 from torch import Tensor
 
+from dailies.models import Mode
 from generation import delivery, progress, runtime, services
 from generation.engine import metrics, video_io
 from generation.engine.camera import CameraSpec
@@ -70,9 +74,35 @@ class Heartbeat:
         self._thread.join(timeout=self.interval_s + 5)
 
 
+def _source_frames(job: RenderJob) -> tuple[Tensor, float]:
+    """The source render's delivered frames (uint8 (T, H, W, 3)) and their fps."""
+    artifact = job.source_job.artifacts.get(kind=Artifact.Kind.VIDEO)
+    with artifact.file.open("rb") as fh, tempfile.NamedTemporaryFile(suffix=".mp4") as tmp:
+        tmp.write(fh.read())
+        tmp.flush()
+        frames, fps = video_io.decode_video(tmp.name)
+    return torch.from_numpy(frames), fps
+
+
 def _generation_request(job: RenderJob) -> GenerationRequest:
     r = job.recipe
-    native_frames = delivery.native_frames_needed(job.duration_s, r["native_fps"])
+    native_fps = r["native_fps"]
+    inputs: dict = {}
+    if job.mode == Mode.IMAGE_TO_VIDEO:
+        with job.input_image.open("rb") as fh, Image.open(fh) as img:
+            inputs["image"] = np.array(img.convert("RGB"))  # writable: torch wraps it
+    native_frames = delivery.native_frames_needed(job.duration_s, native_fps)
+    if job.mode in (Mode.VIDEO_TO_VIDEO, Mode.EXTEND):
+        frames, fps = _source_frames(job)
+        video = video_io.resample_fps(frames, fps, native_fps)  # (T', H, W, 3) native timing
+        if job.mode == Mode.VIDEO_TO_VIDEO:
+            # A delivered clip's last frame sits one frame before its end; hold it so the
+            # restyle covers the whole duration, as a text-to-video render does.
+            short = native_frames - video.shape[0]
+            if short > 0:
+                video = torch.cat([video, video[-1:].expand(short, -1, -1, -1)])
+            inputs["strength"] = r["strength"]
+        inputs["video"] = video[:native_frames] if job.mode == Mode.VIDEO_TO_VIDEO else video
     return GenerationRequest(
         prompt=job.prompt,
         mode=job.mode,
@@ -81,7 +111,29 @@ def _generation_request(job: RenderJob) -> GenerationRequest:
         aspect=job.aspect,
         num_frames=native_frames,
         camera=CameraSpec.from_dict(r["camera"]),
+        **inputs,
     )
+
+
+def _deliver(job: RenderJob, result_frames: Tensor, native_fps: float, report: dict) -> Tensor:
+    """The delivered clip. An extension is the source clip followed by its continuation;
+    the seam's roughness is measured against the source's own frame-to-frame change."""
+    size = delivery.delivery_size(job.recipe["render_resolution"], job.aspect)
+    if job.mode != Mode.EXTEND:
+        return delivery.deliver(
+            result_frames, native_fps=native_fps, duration_s=job.duration_s, fps=job.fps, size=size
+        )
+    source, _ = _source_frames(job)
+    source = video_io.upscale(source, size)  # (Ts, H, W, 3) at this job's size
+    # The continuation's native frames start one native frame after the source ends.
+    wanted = round(job.duration_s * job.fps)
+    timed = video_io.resample_fps(result_frames, native_fps, job.fps)
+    new = video_io.upscale(timed[:wanted], size)  # (wanted, H, W, 3)
+    tail = source[-min(len(source), 12) :].float()
+    within = (tail[1:] - tail[:-1]).abs().mean().item()
+    seam = (new[0].float() - source[-1].float()).abs().mean().item()
+    report["seam_ratio"] = round(seam / max(within, 1e-6), 3)
+    return torch.cat([source, new])
 
 
 def _write_artifacts(
@@ -163,16 +215,10 @@ def render_job_execute(job_id: int) -> str:
             # frames (the MP4 adds codec noise on top, which x264 does not keep bit-exact
             # across runs under load).
             native_sha256 = hashlib.sha256(result.frames.numpy().tobytes()).hexdigest()
-            conformance = _conformance(result.frames, job, result.fps, timings)
+            conformance = _conformance(result.frames, job, result.fps, timings) or {}
             job = services.render_job_encoding(job_id=job.pk)
             started = time.perf_counter()
-            frames = delivery.deliver(
-                result.frames,
-                native_fps=result.fps,
-                duration_s=job.duration_s,
-                fps=job.fps,
-                size=delivery.delivery_size(job.recipe["render_resolution"], job.aspect),
-            )
+            frames = _deliver(job, result.frames, result.fps, conformance or {})
             if job.recipe.get("upscaled_to_4k"):
                 frames = video_io.upscale(frames, delivery.delivery_size(2160, job.aspect))
             timings["deliver_s"] = round(time.perf_counter() - started, 3)

@@ -18,6 +18,10 @@ class IllegalTransition(Exception):
     pass
 
 
+def input_path(job: RenderJob, filename: str) -> str:
+    return f"inputs/team-{job.team_id}/{filename}"
+
+
 class RenderJob(models.Model):
     class State(models.TextChoices):
         QUEUED = "queued", "Queued"
@@ -46,6 +50,12 @@ class RenderJob(models.Model):
     requested_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
     )
+    # Inputs: the clip a restyle or extension starts from, the frame an image-to-video
+    # animates.
+    source_job = models.ForeignKey(
+        "self", on_delete=models.PROTECT, null=True, blank=True, related_name="derived_jobs"
+    )
+    input_image = models.ImageField(upload_to=input_path, max_length=300, blank=True)
     # The request, frozen: everything needed to reproduce the clip.
     prompt = models.TextField()
     mode = models.CharField(max_length=16, choices=Mode.choices)

@@ -10,13 +10,16 @@ from __future__ import annotations
 import logging
 import secrets
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timedelta
+from pathlib import Path
 
 from django.conf import settings
+from django.core.files import File
 from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
+from PIL import Image
 
 from dailies import ledger, moderation, pricing
 from dailies.models import Mode, Quality, Resolution, Team, User
@@ -55,21 +58,103 @@ class RenderRequest:
     seed: int | None = None
     camera: dict = field(default_factory=dict)
     commercial: bool = False
+    # Inputs: restyle and extend start from a finished render of the team; image-to-video
+    # animates an uploaded frame. ``strength`` is how far a restyle may move from its source.
+    source_job_id: int | None = None
+    strength: float = 0.6
+    image: File | None = field(default=None, compare=False, repr=False)
 
 
-def _validate(team: Team, req: RenderRequest) -> dict:
-    """Plan limits and well-formedness; returns the camera spec's dict form."""
+@dataclass(frozen=True)
+class _Checked:
+    request: RenderRequest  # with what the inputs fix (a restyle keeps its source's length)
+    camera: dict
+    source: RenderJob | None
+    billed_seconds: int
+
+
+MAX_IMAGE_BYTES = 20 * 1024 * 1024
+EXTEND_TOTAL_S = 30
+
+
+def _source(team: Team, req: RenderRequest) -> RenderJob:
+    source = (
+        RenderJob.objects.filter(team=team, pk=req.source_job_id).first()
+        if req.source_job_id
+        else None
+    )
+    if source is None:  # another team's render is as absent as a missing one
+        raise RenderRejected(
+            "Choose a finished render of your team to start from.", field="source_job"
+        )
+    if source.state != State.SUCCEEDED:
+        raise RenderRejected("That render has not finished yet.", field="source_job")
+    return source
+
+
+def _check_image(image: File | None) -> None:
+    if image is None:
+        raise RenderRejected(
+            "Image to video needs a reference frame: upload an image.", field="image"
+        )
+    if image.size > MAX_IMAGE_BYTES:
+        raise RenderRejected("Reference frames are limited to 20 MB.", field="image")
+    try:
+        image.seek(0)
+        with Image.open(image) as img:
+            img.verify()
+        image.seek(0)
+    except Exception as exc:  # PIL raises many types for a file that is not an image
+        raise RenderRejected(
+            "That file is not an image we can read (PNG, JPEG or WebP).", field="image"
+        ) from exc
+
+
+def _inputs(team: Team, req: RenderRequest) -> tuple[RenderRequest, RenderJob | None, int]:
+    """The mode's inputs, checked; returns the request as the inputs fix it, its source
+    and the seconds to bill."""
+    if req.mode == Mode.TEXT_TO_VIDEO:
+        return req, None, req.duration_s
+    if req.mode == Mode.IMAGE_TO_VIDEO:
+        _check_image(req.image)
+        return req, None, req.duration_s
+    if req.mode == Mode.VIDEO_TO_VIDEO:
+        source = _source(team, req)
+        if not 0.05 <= req.strength <= 1.0:
+            raise RenderRejected("Restyle strength must be between 0.05 and 1.", field="strength")
+        fixed = replace(req, duration_s=source.duration_s, aspect=source.aspect, fps=source.fps)
+        return fixed, source, source.duration_s
+    if req.mode == Mode.EXTEND:
+        source = _source(team, req)
+        total = source.duration_s + req.duration_s
+        limit = (
+            max(EXTEND_TOTAL_S, team.max_duration_s)
+            if team.max_duration_s >= 10
+            else team.max_duration_s
+        )
+        if total > limit:
+            raise RenderRejected(
+                f"{team.plan.name} plan: extended clips up to {limit} s in total; this one would be {total} s"
+                + (" — upgrade to extend to 30 s." if limit < EXTEND_TOTAL_S else "."),
+                field="duration_s",
+            )
+        return replace(req, aspect=source.aspect, fps=source.fps), source, req.duration_s
+    raise RenderRejected(
+        "Start + end keyframes are not offered in the studio yet: use image to video.", field="mode"
+    )
+
+
+def _validate(team: Team, req: RenderRequest) -> _Checked:
+    """Plan limits, inputs and well-formedness."""
     plan = team.plan
     prompt = req.prompt.strip()
     if not prompt:
         raise RenderRejected("Describe the shot: the prompt is empty.", field="prompt")
     if len(prompt) > MAX_PROMPT:
         raise RenderRejected(f"Prompts are limited to {MAX_PROMPT} characters.", field="prompt")
-    if req.mode != Mode.TEXT_TO_VIDEO:
-        raise RenderRejected(
-            f"{Mode(req.mode).label} needs an input clip or image; start from text to video.",
-            field="mode",
-        )
+    if req.mode not in Mode.values:
+        raise RenderRejected("Choose a mode.", field="mode")
+    req, source, billed = _inputs(team, req)
     if req.quality not in Quality.values:
         raise RenderRejected("Choose Flash, Standard or Pro.", field="quality")
     if req.resolution not in Resolution.values:
@@ -80,7 +165,7 @@ def _validate(team: Team, req: RenderRequest) -> dict:
             f"— upgrade for {Resolution(req.resolution).label}.",
             field="resolution",
         )
-    if not 1 <= req.duration_s <= team.max_duration_s:
+    if source is None and not 1 <= req.duration_s <= team.max_duration_s:
         raise RenderRejected(
             f"{plan.name} plan: clips of 1 to {team.max_duration_s} s"
             + (" — upgrade for longer clips." if req.duration_s > team.max_duration_s else "."),
@@ -98,21 +183,27 @@ def _validate(team: Team, req: RenderRequest) -> dict:
             "renders commercially.",
             field="commercial",
         )
+    if source is not None and req.mode == Mode.EXTEND and not 1 <= req.duration_s <= 10:
+        raise RenderRejected("Extend by 1 to 10 seconds at a time.", field="duration_s")
     try:
         camera = CameraSpec.from_dict({**(req.camera or {}), "aspect": req.aspect})
     except (ValueError, TypeError) as exc:
         raise RenderRejected(f"Camera: {exc}", field="camera") from exc
-    return camera.to_dict()
+    return _Checked(request=req, camera=camera.to_dict(), source=source, billed_seconds=billed)
+
+
+def _estimate(checked: _Checked) -> pricing.Estimate:
+    req = checked.request
+    return pricing.estimate(
+        duration_s=checked.billed_seconds,
+        resolution=req.resolution,
+        quality=req.quality,
+        mode=req.mode,
+    )
 
 
 def render_job_estimate(*, team: Team, request: RenderRequest) -> pricing.Estimate:
-    _validate(team, request)
-    return pricing.estimate(
-        duration_s=request.duration_s,
-        resolution=request.resolution,
-        quality=request.quality,
-        mode=request.mode,
-    )
+    return _estimate(_validate(team, request))
 
 
 def _queue_priority(team: Team) -> int:
@@ -158,21 +249,15 @@ def render_job_submit(
         existing = RenderJob.objects.filter(team=team, idempotency_key=idempotency_key).first()
         if existing:
             return existing
-    camera = _validate(team, request)
+    checked = _validate(team, request)
     # Its own transaction: the audit row stays even though nothing else happens.
     moderation.check(team=team, user=user, text=request.prompt, source="prompt")
-    estimate = pricing.estimate(
-        duration_s=request.duration_s,
-        resolution=request.resolution,
-        quality=request.quality,
-        mode=request.mode,
-    )
+    estimate = _estimate(checked)
     try:
         return _create_job(
             team=team,
             user=user,
-            request=request,
-            camera=camera,
+            checked=checked,
             estimate=estimate,
             idempotency_key=idempotency_key,
             shot_id=shot_id,
@@ -189,22 +274,22 @@ def _create_job(
     *,
     team: Team,
     user: User,
-    request: RenderRequest,
-    camera: dict,
+    checked: _Checked,
     estimate: pricing.Estimate,
     idempotency_key: str,
     shot_id: int | None,
 ) -> RenderJob:
     info = engine_info()
+    request = checked.request
     seed = request.seed if request.seed is not None else secrets.randbelow(2**31)
     reservation = ledger.reserve(
         team=team, credits=estimate.credits, memo=f"Render: {request.prompt[:60]}"
     )
     recipe = {
-        **asdict(request),
+        **{k: v for k, v in asdict(request).items() if k != "image"},
         "prompt": request.prompt.strip(),
         "seed": seed,
-        "camera": camera,
+        "camera": checked.camera,
         "backend": info.backend,
         "model_version": info.model_version,
         "preset": info.preset,
@@ -232,7 +317,13 @@ def _create_job(
         reservation=reservation,
         idempotency_key=idempotency_key,
         priority=_queue_priority(team),
+        source_job=checked.source,
     )
+    if request.image is not None:
+        name = f"job-{job.pk}{Path(request.image.name or 'frame.png').suffix.lower() or '.png'}"
+        job.input_image.save(name, request.image, save=False)
+        job.recipe = {**job.recipe, "input_image": job.input_image.name}
+        job.save(update_fields=["input_image", "recipe"])
     transaction.on_commit(lambda: render_job_enqueue(job))
     return job
 

@@ -66,7 +66,8 @@ def test_higher_plans_get_a_better_queue_priority(small_request) -> None:
         ({"prompt": "   "}, "prompt", "prompt is empty"),
         ({"camera": {"focal_mm": 9}}, "camera", "focal length must be 14–200 mm"),
         ({"camera": {"moves": [{"kind": "barrel roll"}]}}, "camera", "camera move must be one of"),
-        ({"mode": "i2v"}, "mode", "needs an input clip or image"),
+        ({"mode": "i2v"}, "image", "needs a reference frame"),
+        ({"mode": "v2v", "source_job_id": 999}, "source_job", "finished render of your team"),
     ],
 )
 def test_bad_requests_are_refused_with_a_clear_message_and_cost_nothing(
