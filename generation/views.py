@@ -6,7 +6,7 @@ import uuid
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import FileResponse, Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
@@ -14,7 +14,15 @@ from dailies import ledger, moderation
 from generation import selectors, services
 from generation.forms import RenderForm
 from generation.models import Artifact
+from generation.ranged import ranged_file_response
 from generation.runtime import engine_info
+
+ARTIFACT_TYPES = {
+    "video": ("mp4", "video/mp4"),
+    "poster": ("jpg", "image/jpeg"),
+    "strip": ("jpg", "image/jpeg"),
+    "recipe": ("json", "application/json"),
+}
 
 
 @login_required
@@ -77,16 +85,18 @@ def job_cancel(request: HttpRequest, job_id: int) -> HttpResponse:
 
 @login_required
 @require_GET
-def job_artifact(request: HttpRequest, job_id: int, kind: str) -> FileResponse:
+def job_artifact(request: HttpRequest, job_id: int, kind: str) -> HttpResponse:
     """Artifacts are served through the access check, never from a public media URL."""
     job = selectors.job_get(user=request.user, job_id=job_id)
     artifact = next((a for a in job.artifacts.all() if a.kind == kind), None)
     if artifact is None or kind not in Artifact.Kind.values:
         raise Http404("No such file.")
-    download = request.GET.get("download") == "1"
-    names = {"video": "mp4", "poster": "jpg", "strip": "jpg", "recipe": "json"}
-    return FileResponse(
+    extension, content_type = ARTIFACT_TYPES[kind]
+    return ranged_file_response(
+        request,
         artifact.file.open("rb"),
-        as_attachment=download,
-        filename=f"dailies-job-{job.pk}-{kind}.{names[kind]}",
+        size=artifact.file.size,
+        content_type=content_type,
+        filename=f"dailies-job-{job.pk}-{kind}.{extension}",
+        download=request.GET.get("download") == "1",
     )

@@ -100,3 +100,26 @@ def test_ledger_entries_are_read_only_in_admin(admin_client_: Client) -> None:
     )
     assert delete.status_code == 403
     assert LedgerEntry.objects.get(pk=entry.pk).memo == entry.memo
+
+
+def test_render_jobs_are_inspectable_and_cancellable_in_admin(admin_client_: Client) -> None:
+    from generation.models import RenderJob
+    from generation.services import RenderRequest, render_job_submit
+
+    team, owner = team_with_owner()
+    job = render_job_submit(
+        team=team,
+        user=owner,
+        request=RenderRequest(prompt="a lamp", quality="flash", resolution=540, duration_s=1),
+    )
+    assert admin_client_.get(reverse("admin:generation_renderjob_changelist")).status_code == 200
+    assert (
+        admin_client_.get(reverse("admin:generation_renderjob_change", args=[job.pk])).status_code
+        == 200
+    )
+    admin_client_.post(
+        reverse("admin:generation_renderjob_changelist"),
+        {"action": "cancel_jobs", "_selected_action": [job.pk]},
+    )
+    job.refresh_from_db()
+    assert job.state == RenderJob.State.CANCELLED and ledger.balance(team).held == 0

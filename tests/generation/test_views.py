@@ -75,7 +75,22 @@ def test_artifacts_download_through_the_access_check(small_request) -> None:
     response = _client(owner).get(reverse("job_artifact", args=[job.pk, "video"]) + "?download=1")
     assert response.status_code == 200
     assert f'filename="dailies-job-{job.pk}-video.mp4"' in response["Content-Disposition"]
-    assert b"ftyp" in b"".join(response.streaming_content)[:64]
+    whole = b"".join(response.streaming_content)
+    assert b"ftyp" in whole[:64] and response["Accept-Ranges"] == "bytes"
+    # The player seeks with byte ranges.
+    part = _client(owner).get(
+        reverse("job_artifact", args=[job.pk, "video"]), HTTP_RANGE="bytes=100-199"
+    )
+    assert part.status_code == 206 and part["Content-Range"] == f"bytes 100-199/{len(whole)}"
+    assert b"".join(part.streaming_content) == whole[100:200]
+    tail = _client(owner).get(
+        reverse("job_artifact", args=[job.pk, "video"]), HTTP_RANGE="bytes=-10"
+    )
+    assert b"".join(tail.streaming_content) == whole[-10:]
+    beyond = _client(owner).get(
+        reverse("job_artifact", args=[job.pk, "video"]), HTTP_RANGE=f"bytes={len(whole)}-"
+    )
+    assert beyond.status_code == 416
 
 
 def test_every_render_url_answers_404_for_another_team(small_request) -> None:
