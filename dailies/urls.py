@@ -40,6 +40,7 @@ urlpatterns = [
     path("plans/", views.plans, name="plans"),
     path("plans/estimate/", views.estimate, name="estimate"),
     path("", include("generation.urls")),
+    path("", include("storyboards.urls")),
     path("admin/", admin.site.urls),
 ]
 

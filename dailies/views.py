@@ -25,6 +25,7 @@ from dailies.forms import (
 )
 from dailies.middleware import SESSION_KEY
 from dailies.models import Membership, Plan, Resolution
+from storyboards import views as storyboard_views
 
 
 def _attach_errors(form: object, error: ValidationError) -> None:
@@ -65,17 +66,8 @@ def signup(request: HttpRequest) -> HttpResponse:
 @login_required
 @require_GET
 def dashboard(request: HttpRequest) -> HttpResponse:
-    team = request.team
-    return render(
-        request,
-        "dailies/dashboard.html",
-        {
-            "team": team,
-            "account": ledger.balance(team),
-            "recent": selectors.ledger_page(team=team, page=1, per_page=5),
-            "next_billing": ledger.next_billing_date(team.billing_anchor, timezone.localdate()),
-        },
-    )
+    """The studio's home is the active team's projects."""
+    return storyboard_views.dashboard(request)
 
 
 @login_required

@@ -41,6 +41,18 @@ class Shot(models.Model):
     resolution = models.PositiveIntegerField(choices=Resolution.choices, default=Resolution.P720)
     quality = models.CharField(max_length=16, choices=Quality.choices, default=Quality.STANDARD)
     seed = models.BigIntegerField(null=True, blank=True, help_text="Empty: a new seed per render.")
+    variants = models.PositiveSmallIntegerField(
+        default=1, help_text="Takes per render, with seeds s, s+1, …"
+    )
+    # The take the creator chose ("circled"): what the timeline and the export show.
+    # Empty until a first render; a newer render becomes current when it is submitted.
+    current_job = models.ForeignKey(
+        "generation.RenderJob",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -48,7 +60,16 @@ class Shot(models.Model):
         ordering = ["project", "position", "pk"]
         constraints = [
             models.CheckConstraint(condition=Q(duration_s__gte=1), name="shot_duration_gte_1"),
+            models.CheckConstraint(
+                condition=Q(variants__gte=1, variants__lte=4), name="shot_variants_1_to_4"
+            ),
         ]
 
     def __str__(self) -> str:
         return self.title or self.prompt[:60]
+
+    @property
+    def aspect_css(self) -> str:
+        """The aspect ratio as CSS writes it ("16 / 9"), for frames sized before any video."""
+        width, _, height = self.aspect.partition(":")
+        return f"{width} / {height or 1}"

@@ -1,0 +1,438 @@
+"""The studio: projects, the storyboard timeline, the shot composer and the shot page.
+
+Every URL renders its full page, or for htmx the partial it names; POST actions redirect
+back to their page when htmx is not driving them.
+"""
+
+from __future__ import annotations
+
+import contextlib
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from dailies import ledger, moderation
+from dailies.models import Quality, Resolution
+from generation import services as render_services
+from generation.runtime import engine_info
+from storyboards import selectors, services
+from storyboards.chips import camera_chips, prompt_without
+from storyboards.forms import AVAILABLE_MODES, MODE_NOTE, ProjectForm, ShotForm, shot_request
+from storyboards.models import Project, Shot
+
+RENDER_ERRORS = (
+    render_services.RenderRejected,
+    moderation.ContentBlocked,
+    ledger.InsufficientCredits,
+)
+
+
+def _hx(request: HttpRequest, template: str, partial: str) -> str:
+    return f"{template}#{partial}" if request.htmx else template
+
+
+# --- dashboard and projects -------------------------------------------------------------------
+
+
+def _dashboard_context(request: HttpRequest, **extra: object) -> dict:
+    archived = request.GET.get("archived") == "1"
+    return {
+        "team": request.team,
+        "projects": selectors.project_list(user=request.user, team=request.team, archived=archived),
+        "showing_archived": archived,
+        "form": ProjectForm(),
+    } | extra
+
+
+@login_required
+@require_GET
+def dashboard(request: HttpRequest) -> HttpResponse:
+    """The team's projects, newest activity first."""
+    template = _hx(request, "storyboards/dashboard.html", "project-grid")
+    return render(request, template, _dashboard_context(request))
+
+
+@login_required
+@require_POST
+def project_create(request: HttpRequest) -> HttpResponse:
+    form = ProjectForm(request.POST)
+    if not form.is_valid():
+        return render(
+            request,
+            _hx(request, "storyboards/dashboard.html", "project-create"),
+            _dashboard_context(request, form=form),
+            status=422 if request.htmx else 200,
+        )
+    project = services.project_create(
+        team=request.team, user=request.user, name=form.cleaned_data["name"]
+    )
+    url = reverse("project_detail", args=[project.pk])
+    if request.htmx:
+        return HttpResponse(status=204, headers={"HX-Redirect": url})
+    return redirect(url)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def project_rename(request: HttpRequest, project_id: int) -> HttpResponse:
+    project = selectors.project_get(user=request.user, project_id=project_id)
+    form = ProjectForm(request.POST or None, initial={"name": project.name})
+    # The title sits on the dashboard card and on the project page; each asks for its own.
+    where = (request.POST or request.GET).get("where", "page")
+    context = {"project": project, "form": form, "where": where}
+    if request.method == "POST" and form.is_valid():
+        services.project_rename(project=project, name=form.cleaned_data["name"])
+        if request.htmx:
+            return render(request, "storyboards/project_rename.html#project-title", context)
+        return redirect("project_detail", project_id=project.pk)
+    context["editing"] = request.method == "POST" or request.GET.get("cancel") != "1"
+    return render(
+        request, _hx(request, "storyboards/project_rename.html", "project-title"), context
+    )
+
+
+@login_required
+@require_POST
+def project_archive(request: HttpRequest, project_id: int) -> HttpResponse:
+    project = selectors.project_get(user=request.user, project_id=project_id)
+    archived = request.POST.get("archived", "1") == "1"
+    services.project_set_archived(project=project, archived=archived)
+    verb = "Archived" if archived else "Restored"
+    messages.success(request, f"{verb} {project.name}.")
+    if request.htmx:
+        return render(
+            request, "storyboards/dashboard.html#project-grid", _dashboard_context(request)
+        )
+    return redirect("dashboard")
+
+
+# --- the timeline -----------------------------------------------------------------------------
+
+
+def _timeline_context(request: HttpRequest, project: Project) -> dict:
+    shots = list(selectors.shot_list(user=request.user, project=project))
+    for shot in shots:
+        shot.card_job = selectors.shot_card_job(shot)
+    return {
+        "project": project,
+        "shots": shots,
+        "total_s": sum(s.duration_s for s in shots),
+    }
+
+
+@login_required
+@require_GET
+def project_detail(request: HttpRequest, project_id: int) -> HttpResponse:
+    project = selectors.project_get(user=request.user, project_id=project_id)
+    template = _hx(request, "storyboards/project_detail.html", "timeline")
+    return render(request, template, _timeline_context(request, project))
+
+
+def _timeline_response(request: HttpRequest, project: Project) -> HttpResponse:
+    if request.htmx:
+        return render(
+            request,
+            "storyboards/project_detail.html#timeline",
+            _timeline_context(request, project),
+        )
+    return redirect("project_detail", project_id=project.pk)
+
+
+@login_required
+@require_POST
+def project_reorder(request: HttpRequest, project_id: int) -> HttpResponse:
+    project = selectors.project_get(user=request.user, project_id=project_id)
+    order = []
+    for value in request.POST.getlist("order"):
+        with contextlib.suppress(ValueError):
+            order.append(int(value))
+    services.shots_reorder(project=project, order=order)
+    return _timeline_response(request, project)
+
+
+@login_required
+@require_POST
+def shot_move(request: HttpRequest, shot_id: int) -> HttpResponse:
+    shot = selectors.shot_get(user=request.user, shot_id=shot_id)
+    try:
+        offset = max(-1000, min(1000, int(request.POST.get("offset", "0"))))
+    except ValueError:
+        offset = 0
+    services.shot_move(shot=shot, offset=offset)
+    return _timeline_response(request, shot.project)
+
+
+@login_required
+@require_POST
+def shot_duplicate(request: HttpRequest, shot_id: int) -> HttpResponse:
+    shot = selectors.shot_get(user=request.user, shot_id=shot_id)
+    services.shot_duplicate(shot=shot)
+    return _timeline_response(request, shot.project)
+
+
+@login_required
+@require_POST
+def shot_delete(request: HttpRequest, shot_id: int) -> HttpResponse:
+    shot = selectors.shot_get(user=request.user, shot_id=shot_id)
+    project = shot.project
+    services.shot_delete(shot=shot)
+    if not request.htmx:
+        messages.success(request, "Shot deleted. Its renders stay in the team's render history.")
+    return _timeline_response(request, project)
+
+
+# --- the composer -----------------------------------------------------------------------------
+
+
+def _composer_context(request: HttpRequest, project: Project, form: ShotForm, shot: Shot | None):
+    prompt = form["prompt"].value() or ""
+    return {
+        "project": project,
+        "shot": shot,
+        "form": form,
+        "team": project.team,
+        "chips": camera_chips(prompt),
+        "available_modes": AVAILABLE_MODES,
+        "mode_note": MODE_NOTE,
+        "engine": engine_info(),
+        "estimate": _estimate(project, form),
+    }
+
+
+def _submit(request: HttpRequest, form: ShotForm, project: Project, shot: Shot | None):
+    """Save the composer into the shot and, when asked, render it. Returns the shot, or None
+    when the render was refused (the reason is attached to the form)."""
+    fields = form.shot_fields()
+    rendering = request.POST.get("action") == "render"
+    if rendering:
+        # Price and plan-check before saving, so a refused render leaves the shot as it was.
+        probe = Shot(project=project, **fields)
+        try:
+            render_services.render_job_estimate(team=project.team, request=shot_request(probe))
+        except render_services.RenderRejected as exc:
+            form.add_error(exc.field if exc.field in form.fields else None, str(exc))
+            return None
+    if shot is None:
+        shot = services.shot_create(project=project, fields=fields)
+    else:
+        shot = services.shot_update(shot=shot, fields=fields)
+    if not rendering:
+        messages.success(request, "Shot saved.")
+        return shot
+    try:
+        jobs = services.shot_render(
+            shot=shot,
+            user=request.user,
+            request=shot_request(shot),
+            variants=shot.variants,
+            idempotency_key=form.cleaned_data.get("idempotency_key") or "",
+        )
+    except RENDER_ERRORS as exc:
+        field = getattr(exc, "field", None)
+        if isinstance(exc, moderation.ContentBlocked):
+            field = "prompt"
+        form.add_error(field if field in form.fields else None, str(exc))
+        return None
+    credits = sum(j.estimate_credits for j in jobs)
+    takes = f"{len(jobs)} takes" if len(jobs) > 1 else "1 take"
+    messages.success(request, f"Rendering {takes} — {credits} credits reserved.")
+    return shot
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def shot_new(request: HttpRequest, project_id: int) -> HttpResponse:
+    project = selectors.project_get(user=request.user, project_id=project_id)
+    initial = ShotForm.fresh_initial()
+    form = ShotForm(request.POST or None, team=project.team, initial=initial)
+    if request.method == "POST" and form.is_valid():
+        shot = _submit(request, form, project, None)
+        if shot is not None:
+            return redirect("project_detail", project_id=project.pk)
+    return render(
+        request, "storyboards/composer.html", _composer_context(request, project, form, None)
+    )
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def shot_edit(request: HttpRequest, shot_id: int) -> HttpResponse:
+    shot = selectors.shot_get(user=request.user, shot_id=shot_id)
+    project = shot.project
+    initial = ShotForm.initial_from_shot(shot) | ShotForm.fresh_initial()
+    form = ShotForm(request.POST or None, team=project.team, initial=initial)
+    if request.method == "POST" and form.is_valid():
+        saved = _submit(request, form, project, shot)
+        if saved is not None:
+            if request.POST.get("action") == "render":
+                return redirect("shot_detail", shot_id=saved.pk)
+            return redirect("shot_edit", shot_id=saved.pk)
+    return render(
+        request, "storyboards/composer.html", _composer_context(request, project, form, shot)
+    )
+
+
+@login_required
+@require_GET
+def composer_parse(request: HttpRequest, project_id: int) -> HttpResponse:
+    """Camera-language chips for the prompt. ``remove=<n>`` takes chip n's phrase out of the
+    prompt and sends the edited prompt back out of band."""
+    project = selectors.project_get(user=request.user, project_id=project_id)
+    prompt = request.GET.get("prompt", "")[:2000]
+    removed = False
+    if "remove" in request.GET:
+        chips = camera_chips(prompt)
+        with contextlib.suppress(ValueError, IndexError):
+            prompt = prompt_without(prompt, chips[int(request.GET["remove"])])
+            removed = True
+    form = ShotForm({"prompt": prompt}, team=project.team)
+    context = {"project": project, "chips": camera_chips(prompt), "form": form, "oob": removed}
+    return render(request, _hx(request, "storyboards/composer_aid.html", "chips"), context)
+
+
+def _estimate(project: Project, form: ShotForm) -> dict:
+    """Price and time for the composer's current settings, with the plan's objections next
+    to the fields they concern."""
+    team = project.team
+    data = form.data if form.is_bound else {}
+
+    def number(name: str, default: int) -> int:
+        try:
+            return int(data.get(name) or form.initial.get(name) or form.fields[name].initial)
+        except (TypeError, ValueError):
+            return default
+
+    quality = data.get("quality") or form.initial.get("quality") or Quality.FLASH
+    if quality not in Quality.values:
+        quality = Quality.FLASH
+    resolution, duration = number("resolution", 540), number("duration_s", 2)
+    variants = max(1, min(4, number("variants", 1)))
+    result: dict = {"variants": variants, "quality": Quality(quality).label}
+    request = render_services.RenderRequest(
+        prompt="estimate", quality=quality, resolution=resolution, duration_s=duration
+    )
+    try:
+        price = render_services.render_job_estimate(team=team, request=request)
+    except render_services.RenderRejected as exc:
+        result["error"], result["error_field"] = str(exc), exc.field
+        return result
+    except Exception as exc:  # a missing price book is an admin's problem; say so plainly
+        result["error"], result["error_field"] = f"No price available: {exc}", None
+        return result
+    result["per_take"] = price.credits
+    result["credits"] = price.credits * variants
+    result["lines"] = price.lines
+    result["available"] = ledger.balance(team).available
+    result["short"] = result["credits"] > result["available"]
+    result["time"] = selectors.render_time_estimate(
+        quality=quality, duration_s=duration, variants=variants
+    )
+    result["resolution_label"] = (
+        Resolution(resolution).label if resolution in Resolution.values else ""
+    )
+    return result
+
+
+@login_required
+@require_GET
+def composer_estimate(request: HttpRequest, project_id: int) -> HttpResponse:
+    project = selectors.project_get(user=request.user, project_id=project_id)
+    form = ShotForm(request.GET, team=project.team)
+    context = {"project": project, "estimate": _estimate(project, form), "form": form}
+    return render(request, _hx(request, "storyboards/composer_aid.html", "estimate"), context)
+
+
+# --- the shot page ----------------------------------------------------------------------------
+
+
+_RANK = {Quality.FLASH: 0, Quality.STANDARD: 1, Quality.PRO: 2}
+
+
+def _shot_context(request: HttpRequest, shot: Shot) -> dict:
+    take = selectors.shot_take_get(shot=shot, job_id=request.GET.get("take"))
+    takes = list(shot.jobs.all())
+    return {
+        "shot": shot,
+        "project": shot.project,
+        "take": take,
+        "takes": takes,
+        "promotions": [
+            q for q in (Quality.STANDARD, Quality.PRO) if take and _RANK[q] > _RANK[take.quality]
+        ],
+        "quality_labels": dict(Quality.choices),
+        "engine": engine_info(),
+    }
+
+
+@login_required
+@require_GET
+def shot_detail(request: HttpRequest, shot_id: int) -> HttpResponse:
+    shot = selectors.shot_get(user=request.user, shot_id=shot_id)
+    template = _hx(request, "storyboards/shot_detail.html", "take-result")
+    return render(request, template, _shot_context(request, shot))
+
+
+def _take_action(request: HttpRequest, shot_id: int, job_id: int, action) -> HttpResponse:
+    shot = selectors.shot_get(user=request.user, shot_id=shot_id)
+    job = selectors.shot_take_get(shot=shot, job_id=job_id)
+    try:
+        new = action(shot, job)
+    except RENDER_ERRORS as exc:
+        messages.error(request, str(exc))
+        url = f"{reverse('shot_detail', args=[shot.pk])}?take={job.pk}"
+    else:
+        url = f"{reverse('shot_detail', args=[shot.pk])}?take={new.pk}"
+    if request.htmx:
+        return HttpResponse(status=204, headers={"HX-Redirect": url})
+    return redirect(url)
+
+
+@login_required
+@require_POST
+def take_promote(request: HttpRequest, shot_id: int, job_id: int) -> HttpResponse:
+    quality = request.POST.get("quality", "")
+    return _take_action(
+        request,
+        shot_id,
+        job_id,
+        lambda shot, job: services.shot_promote(
+            shot=shot, job=job, user=request.user, quality=quality
+        ),
+    )
+
+
+@login_required
+@require_POST
+def take_reroll(request: HttpRequest, shot_id: int, job_id: int) -> HttpResponse:
+    return _take_action(
+        request,
+        shot_id,
+        job_id,
+        lambda shot, job: services.shot_reroll(shot=shot, job=job, user=request.user),
+    )
+
+
+@login_required
+@require_POST
+def take_circle(request: HttpRequest, shot_id: int, job_id: int) -> HttpResponse:
+    def circle(shot: Shot, job):
+        services.shot_set_current(shot=shot, job=job)
+        return job
+
+    return _take_action(request, shot_id, job_id, circle)
+
+
+# --- header -----------------------------------------------------------------------------------
+
+
+@login_required
+@require_GET
+def credits_badge(request: HttpRequest) -> HttpResponse:
+    """The header badge, refreshed when a job on the page settles."""
+    if not request.htmx:
+        return redirect("team_detail", team_id=request.team.pk)
+    return render(request, "storyboards/_credits_badge.html")
