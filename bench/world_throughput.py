@@ -122,7 +122,7 @@ def main() -> None:
         f"- One 16-frame 64x64 clip with depth of field, 3-sample motion blur and soft shadows: "
         f"**{clip_s:.3f} s**.",
         f"- Dataset (random scenes and cameras, 16 frames, long side 64, all effects): "
-        f"**{1 / per_sample:.2f} samples/s per core**; two single-thread workers give about twice that.",
+        f"**{1 / per_sample:.2f} samples/s per core**.",
         "",
     ]
     (RESULTS / "world_throughput.md").write_text("\n".join(lines))
