@@ -33,9 +33,18 @@ MOVE_CHOICES = [("", "—")] + [
     for direction in directions
 ]
 EASING_CHOICES = [(e, e.replace("_", " ")) for e in EASINGS]
-# Modes the render service accepts today. The others are shown, disabled, with the reason.
-AVAILABLE_MODES = frozenset({Mode.TEXT_TO_VIDEO.value})
-MODE_NOTE = "needs an input clip or image upload, which this studio does not take yet"
+# Modes the composer offers; start + end keyframes is refused by the render service, so it
+# is shown disabled with the reason.
+AVAILABLE_MODES = frozenset(
+    {
+        Mode.TEXT_TO_VIDEO.value,
+        Mode.IMAGE_TO_VIDEO.value,
+        Mode.VIDEO_TO_VIDEO.value,
+        Mode.EXTEND.value,
+    }
+)
+MODE_NOTE = "the render service does not take a start and an end frame yet"
+SOURCE_MODES = frozenset({Mode.VIDEO_TO_VIDEO.value, Mode.EXTEND.value})
 
 
 def plan_limit_message(team: Team, wanted: Resolution | None = None) -> str:
@@ -83,6 +92,27 @@ class ShotForm(forms.Form):
         ),
     )
     mode = forms.ChoiceField(choices=Mode.choices, initial=Mode.TEXT_TO_VIDEO)
+    image = forms.ImageField(
+        required=False,
+        label="Reference frame",
+        help_text="Image to video: PNG, JPEG or WebP, up to 20 MB.",
+    )
+    source_job = forms.TypedChoiceField(
+        coerce=int,
+        required=False,
+        empty_value=None,
+        label="Start from",
+        help_text="Restyle and extend start from a finished render of your team.",
+    )
+    strength = forms.FloatField(
+        min_value=0.05,
+        max_value=1.0,
+        initial=0.6,
+        required=False,
+        label="Restyle strength",
+        help_text="How far the restyle may move from its source: 0.05–1.",
+        widget=forms.NumberInput(attrs={"step": "0.05"}),
+    )
     duration_s = forms.IntegerField(min_value=1, max_value=30, initial=2, label="Duration (s)")
     fps = forms.TypedChoiceField(
         choices=[(f, f"{f} fps") for f in FPS_CHOICES], coerce=int, initial=24, label="Frame rate"
@@ -137,9 +167,16 @@ class ShotForm(forms.Form):
     )
     idempotency_key = forms.CharField(required=False, widget=forms.HiddenInput)
 
-    def __init__(self, *args: Any, team: Team, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        *args: Any,
+        team: Team,
+        sources: list[tuple[int, str]] | None = None,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(*args, **kwargs)
         self.team = team
+        self.fields["source_job"].choices = [("", "— choose a finished render —"), *(sources or [])]
         self.fields["resolution"].widget = PlanSelect(
             choices=self.fields["resolution"].choices, ceiling=team.max_resolution
         )
@@ -242,6 +279,11 @@ class ShotForm(forms.Form):
 
     def clean(self) -> dict[str, Any]:
         data = super().clean()
+        mode = data.get("mode")
+        if mode == Mode.IMAGE_TO_VIDEO and not data.get("image"):
+            self.add_error("image", "Image to video needs a reference frame: upload an image.")
+        if mode in SOURCE_MODES and not data.get("source_job"):
+            self.add_error("source_job", "Choose the render to start from.")
         if data.get("seed_mode") == "fixed" and data.get("seed") is None:
             self.add_error("seed", "Enter a seed, or choose Random.")
         moves = []
@@ -287,6 +329,17 @@ class ShotForm(forms.Form):
         return data
 
     # --- outputs ------------------------------------------------------------------------
+
+    def render_inputs(self) -> dict[str, Any]:
+        """The mode's inputs for the render request (the shot row does not keep them)."""
+        d = self.cleaned_data
+        inputs: dict[str, Any] = {}
+        if d["mode"] == Mode.IMAGE_TO_VIDEO:
+            inputs["image"] = d["image"]
+        if d["mode"] in SOURCE_MODES:
+            inputs["source_job_id"] = d["source_job"]
+            inputs["strength"] = d.get("strength") or self.fields["strength"].initial
+        return inputs
 
     def shot_fields(self) -> dict[str, Any]:
         """What the Shot row stores: the composer's last saved state."""

@@ -141,3 +141,22 @@ def render_time_estimate(
     # Takes of one submit run one after another on a single worker.
     seconds = statistics.median(per_second) * duration_s * variants
     return TimeEstimate(seconds=seconds, samples=len(per_second))
+
+
+def source_choices(*, user: User, team: Team, limit: int = 40) -> list[tuple[int, str]]:
+    """Finished renders a restyle or extension may start from, newest first."""
+    jobs = (
+        RenderJob.objects.filter(
+            team=team, team__memberships__user=user, state=RenderJob.State.SUCCEEDED
+        )
+        .select_related("shot")
+        .order_by("-finished_at", "-pk")[:limit]
+    )
+    return [
+        (
+            job.pk,
+            f"Take {job.pk} · {(job.shot.title if job.shot else '') or job.prompt[:40]} · "
+            f"{job.duration_s} s {job.aspect}",
+        )
+        for job in jobs
+    ]

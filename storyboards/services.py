@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
+from django.core.files import File
 from django.db import transaction
 from django.db.models import F, Max
 from django.utils import timezone
@@ -191,7 +193,12 @@ def job_request(job: RenderJob, **overrides: Any) -> render.RenderRequest:
         "seed": recipe["seed"],
         "camera": recipe["camera"],
         "commercial": recipe.get("commercial", False),
+        "source_job_id": recipe.get("source_job_id"),
+        "strength": recipe.get("strength", 0.6),
     }
+    if job.input_image:
+        # Image to video: the same reference frame again.
+        fields["image"] = File(job.input_image.open("rb"), name=Path(job.input_image.name).name)
     return render.RenderRequest(**(fields | overrides))
 
 

@@ -15,8 +15,8 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from dailies import ledger, moderation
-from dailies.models import Quality, Resolution
+from dailies import ledger, moderation, pricing
+from dailies.models import Mode, Quality, Resolution
 from generation import services as render_services
 from generation.runtime import engine_info
 from storyboards import selectors, services
@@ -212,7 +212,9 @@ def _submit(request: HttpRequest, form: ShotForm, project: Project, shot: Shot |
         # Price and plan-check before saving, so a refused render leaves the shot as it was.
         probe = Shot(project=project, **fields)
         try:
-            render_services.render_job_estimate(team=project.team, request=shot_request(probe))
+            render_services.render_job_estimate(
+                team=project.team, request=shot_request(probe, **form.render_inputs())
+            )
         except render_services.RenderRejected as exc:
             form.add_error(exc.field if exc.field in form.fields else None, str(exc))
             return None
@@ -227,7 +229,7 @@ def _submit(request: HttpRequest, form: ShotForm, project: Project, shot: Shot |
         jobs = services.shot_render(
             shot=shot,
             user=request.user,
-            request=shot_request(shot),
+            request=shot_request(shot, **form.render_inputs()),
             variants=shot.variants,
             idempotency_key=form.cleaned_data.get("idempotency_key") or "",
         )
@@ -248,7 +250,13 @@ def _submit(request: HttpRequest, form: ShotForm, project: Project, shot: Shot |
 def shot_new(request: HttpRequest, project_id: int) -> HttpResponse:
     project = selectors.project_get(user=request.user, project_id=project_id)
     initial = ShotForm.fresh_initial()
-    form = ShotForm(request.POST or None, team=project.team, initial=initial)
+    form = ShotForm(
+        request.POST or None,
+        request.FILES or None,
+        team=project.team,
+        sources=selectors.source_choices(user=request.user, team=project.team),
+        initial=initial,
+    )
     if request.method == "POST" and form.is_valid():
         shot = _submit(request, form, project, None)
         if shot is not None:
@@ -264,7 +272,13 @@ def shot_edit(request: HttpRequest, shot_id: int) -> HttpResponse:
     shot = selectors.shot_get(user=request.user, shot_id=shot_id)
     project = shot.project
     initial = ShotForm.initial_from_shot(shot) | ShotForm.fresh_initial()
-    form = ShotForm(request.POST or None, team=project.team, initial=initial)
+    form = ShotForm(
+        request.POST or None,
+        request.FILES or None,
+        team=project.team,
+        sources=selectors.source_choices(user=request.user, team=project.team),
+        initial=initial,
+    )
     if request.method == "POST" and form.is_valid():
         saved = _submit(request, form, project, shot)
         if saved is not None:
@@ -315,8 +329,14 @@ def _estimate(project: Project, form: ShotForm) -> dict:
     request = render_services.RenderRequest(
         prompt="estimate", quality=quality, resolution=resolution, duration_s=duration
     )
+    mode = data.get("mode") if data.get("mode") in AVAILABLE_MODES else Mode.TEXT_TO_VIDEO
     try:
-        price = render_services.render_job_estimate(team=team, request=request)
+        # Plan limits as text to video (a GET cannot carry the mode's upload); the price
+        # with the mode's own factor.
+        render_services.render_job_estimate(team=team, request=request)
+        price = pricing.estimate(
+            duration_s=duration, resolution=resolution, quality=quality, mode=mode
+        )
     except render_services.RenderRejected as exc:
         result["error"], result["error_field"] = str(exc), exc.field
         return result

@@ -103,7 +103,15 @@
     seed.disabled = !fixed.checked;
     seed.placeholder = fixed.checked ? "seed" : "random";
   }
-  document.addEventListener("change", (e) => { if (e.target.name === "seed_mode") syncSeed(); });
+  function syncMode() {
+    const checked = $("#composer input[name=mode]:checked");
+    const mode = checked ? checked.value : "t2v";
+    $$("[data-mode-show]").forEach((el) => { el.hidden = !el.dataset.modeShow.split(" ").includes(mode); });
+  }
+  document.addEventListener("change", (e) => {
+    if (e.target.name === "seed_mode") syncSeed();
+    if (e.target.name === "mode") syncMode();
+  });
 
   function setField(name, value) {
     const radios = $$(`#composer input[type=radio][name="${name}"]`);
@@ -324,6 +332,7 @@
   function init() {
     scanJobs();
     syncSeed();
+    syncMode();
     $$("[data-kf-editor]").forEach(keyframeEditor);
   }
   if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", init);

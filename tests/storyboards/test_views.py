@@ -192,7 +192,9 @@ def test_estimate_names_the_plan_limit_beside_the_field(owner_client) -> None:
     ("changes", "field", "message"),
     [
         ({"prompt": ""}, "prompt", "required"),
-        ({"mode": "i2v"}, "mode", "text to video"),
+        ({"mode": "keyframes"}, "mode", "start and an end frame"),
+        ({"mode": "i2v"}, "image", "upload an image"),
+        ({"mode": "v2v"}, "source_job", "Choose the render to start from"),
         ({"focal_mm": 300}, "focal_mm", "less than or equal to 200"),
         ({"aperture": 0.9}, "aperture", "greater than or equal to 1.2"),
         ({"shutter_deg": 20}, "shutter_deg", "greater than or equal to 45"),
