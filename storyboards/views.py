@@ -241,7 +241,9 @@ def _submit(request: HttpRequest, form: ShotForm, project: Project, shot: Shot |
         return None
     credits = sum(j.estimate_credits for j in jobs)
     takes = f"{len(jobs)} takes" if len(jobs) > 1 else "1 take"
-    messages.success(request, f"Rendering {takes} — {credits} credits reserved.")
+    messages.success(
+        request, f"Rendering {takes} — {credits} credit{'s' if credits != 1 else ''} reserved."
+    )
     return shot
 
 
