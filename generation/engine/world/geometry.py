@@ -51,8 +51,10 @@ def _candidates(
     c = b.centre
     oc_b = (d * o).sum(-1, keepdim=True) - d @ c.transpose(1, 2)  # (F, P, K)
     oc_2 = (o * o).sum(-1, keepdim=True) - 2 * o @ c.transpose(1, 2) + (c * c).sum(-1)[:, None]
-    disc = oc_b * oc_b - (oc_2 - radius2)
-    hit = (disc > 0) & (-oc_b + disc.clamp(min=0).sqrt() > EPS)
+    inside = oc_2 < radius2
+    # The sphere is ahead when the ray starts inside it or points towards its centre; this is the
+    # far root > 0 test without a square root.
+    hit = (oc_b * oc_b > oc_2 - radius2) & (inside | (oc_b < 0))
     return hit.nonzero(as_tuple=True)
 
 
