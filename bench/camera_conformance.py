@@ -86,6 +86,18 @@ def evaluate(per_move: int, split: str) -> dict:
     }
 
 
+def _accuracy_by(records: list[dict], key) -> dict[str, str]:
+    groups: dict[str, list[bool]] = {}
+    for r in records:
+        groups.setdefault(key(r), []).append(r["want"].split()[0] == r["got"].split()[0])
+    return {k: f"{sum(v) / len(v):.0%} of {len(v)}" for k, v in sorted(groups.items())}
+
+
+def _lens(r: dict) -> str:
+    f = r["focal_mm"]
+    return "14–35 mm" if f <= 35 else ("50–85 mm" if f <= 85 else "100–200 mm")
+
+
 def write(result: dict) -> None:
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "camera_conformance.json").write_text(json.dumps(result, indent=2) + "\n")
@@ -101,6 +113,19 @@ def write(result: dict) -> None:
         f"**{result['direction_accuracy_given_move']:.1%}** (target ≥ 98 %)",
         "- by frame size: "
         + ", ".join(f"{k} {v:.1%}" for k, v in result["accuracy_by_size"].items()),
+        "- by lens: "
+        + ", ".join(f"{k} {v}" for k, v in _accuracy_by(result["records"], _lens).items()),
+        "- by subject: "
+        + ", ".join(
+            f"{k} {v}" for k, v in _accuracy_by(result["records"], lambda r: r["subject"]).items()
+        ),
+        "- pan and truck clips, accuracy by lens: "
+        + ", ".join(
+            f"{k} {v}"
+            for k, v in _accuracy_by(
+                [r for r in result["records"] if r["want"].split()[0] in ("pan", "truck")], _lens
+            ).items()
+        ),
         f"- time per clip: render {result['render_s_per_clip']:.2f} s, "
         f"estimate {result['estimate_s_per_clip']:.2f} s (one thread)",
         "",
@@ -122,7 +147,13 @@ def main() -> None:
     parser.add_argument("--per-move", type=int, default=10)
     parser.add_argument("--split", choices=tuple(SEEDS), default="held-out")
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument(
+        "--rewrite", action="store_true", help="rewrite the .md from the committed .json only"
+    )
     args = parser.parse_args()
+    if args.rewrite:
+        write(json.loads((RESULTS / "camera_conformance.json").read_text()))
+        return
     torch.set_num_threads(args.threads)
     result = evaluate(args.per_move, args.split)
     print(

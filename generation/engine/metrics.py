@@ -327,6 +327,7 @@ JITTER_RATIO = 0.8  # jitter / net motion above this is handheld
 JITTER_MIN = 0.03
 PARALLAX_MIN = 0.42  # homography residual / motion above this: the camera translated
 ORBIT_OPPOSITE = 0.2  # both tails moving opposite ways, each at least this much: an orbit
+CRANE_SPREAD = 0.25  # 15th / 85th percentile of a vertical shift below this: the camera rose
 ROLL_FLOAT = 0.01  # rad of roll wander: a steadicam float
 
 
@@ -361,7 +362,10 @@ def classify_move(estimate: MotionEstimate) -> MoveGuess:
         direction = "left" if tx > 0 else "right"
         return MoveGuess("truck" if translating else "pan", direction, lateral)
     direction = "up" if ty > 0 else "down"  # content moving down: the camera went up
-    return MoveGuess("crane" if translating else "tilt", direction, lateral)
+    # Vertically the spread of the shift is the sharper cue: a crane leaves the horizon and sky
+    # almost still (low tail near 0) while a tilt moves every row by a similar amount.
+    spread = lo / hi if hi > 1e-6 else 1.0
+    return MoveGuess("crane" if spread < CRANE_SPREAD else "tilt", direction, lateral)
 
 
 @dataclass(frozen=True)
