@@ -154,16 +154,24 @@ REDIS_SOCKET = _embedded_redis_socket()
 if EMBEDDED_REDIS:
     CELERY_BROKER_URL = f"redis+socket://{REDIS_SOCKET}"
     CELERY_RESULT_BACKEND = None
-    _channel_host: str | dict = f"unix://{REDIS_SOCKET}"
+    _channel_host = f"unix://{REDIS_SOCKET}"
 else:
     CELERY_BROKER_URL = REDIS_URL
     CELERY_RESULT_BACKEND = None
     _channel_host = REDIS_URL
 
+
+def channel_layer_host(address: str) -> dict:
+    """channels_redis blocks 5 s in BZPOPMIN, and redis-py's default 5 s socket timeout
+    would fire first and drop every websocket that hears nothing for 5 s. A longer read
+    timeout still surfaces a dead connection."""
+    return {"address": address, "socket_timeout": 15}
+
+
 CHANNEL_LAYERS = {
     "default": {
         "BACKEND": "channels_redis.core.RedisChannelLayer",
-        "CONFIG": {"hosts": [_channel_host], "capacity": 1500, "expiry": 30},
+        "CONFIG": {"hosts": [channel_layer_host(_channel_host)], "capacity": 1500, "expiry": 30},
     }
 }
 

@@ -9,6 +9,7 @@ from django.conf import settings as django_settings
 from dailies import pricing
 from dailies.moderation import terms_seed
 from dailies.plans import plans_seed
+from dailies.settings import channel_layer_host
 from tests.redis_server import redis_for_tests
 
 
@@ -20,7 +21,7 @@ def redis_server() -> Iterator[str]:
         django_settings.CHANNEL_LAYERS = {
             "default": {
                 "BACKEND": "channels_redis.core.RedisChannelLayer",
-                "CONFIG": {"hosts": [channel_host], "expiry": 30},
+                "CONFIG": {"hosts": [channel_layer_host(channel_host)], "expiry": 30},
             }
         }
         from dailies.celery import app

@@ -49,7 +49,7 @@ RENDER_TIMEOUT_S = 120
 # Pro quality (24 Heun steps, 48 model calls): over a second of sampling on the tiny preset
 # with one thread, so progress arrives in several throttled messages and a worker can be
 # killed mid-render. 60 frames at 540p keep the quiet encoding phase near a second: the web
-# server drops a socket that hears nothing for 5 s (see the xfail test at the end).
+# server once dropped a socket that heard nothing for 5 s (see the quiet-socket test).
 REQUEST = services.RenderRequest(
     prompt="a red ball rolls across a tiled floor",
     quality="pro",
@@ -201,7 +201,7 @@ def test_render_streams_progress_and_delivers_the_requested_mp4(seeded, stack, m
     job_id = _submit_over_http(stack, cookie)
     job = RenderJob.objects.get(pk=job_id)
     # Opened once the worker renders, as a user opening the job page would: a socket left
-    # idle for 5 s is dropped by the web server (see the xfail test at the end), and a
+    # idle for 5 s was once dropped by the web server (see the quiet-socket test), and a
     # cold worker spends seconds building its engine before the first step.
     _wait_until_rendering(job, stack)
     with open_job_socket(stack.port, job_id, cookie) as ws:
@@ -293,11 +293,6 @@ def test_killed_worker_job_out_of_attempts_fails_with_full_refund(seeded, stack,
     assert not RenderJob.objects.filter(state__in=[State.RUNNING, State.ENCODING]).exists()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="redis-py 8 reads with a 5 s socket_timeout while channels_redis blocks 5 s in "
-    "BZPOPMIN: the consumer's receive raises TimeoutError and daphne drops the socket",
-)
 def test_quiet_job_socket_still_relays_after_six_idle_seconds(seeded, stack) -> None:
     # A queued job waiting for a busy worker, or a long encode, is this quiet.
     team, owner = team_with_owner(plan_code="pro")
