@@ -103,7 +103,7 @@ def _check_player(page, job: RenderJob) -> None:
     page.evaluate(f"document.querySelector('#job-{job.pk}-status video').muted = true")
     page.evaluate(f"document.querySelector('#job-{job.pk}-status video').play()")
     page.wait_for_function(
-        f"document.querySelector('#job-{job.pk}-status video').currentTime > 0.3", timeout=15_000
+        f"document.querySelector('#job-{job.pk}-status video').currentTime > 0.3", timeout=60_000
     )
     video = page.evaluate(
         f"""(() => {{ const v = document.querySelector('#job-{job.pk}-status video');
@@ -149,7 +149,7 @@ def _flow(page, base: str, screenshot, prefix: str) -> None:
     assert job.estimate_credits == estimate
     page.wait_for_function(
         f"+document.querySelector('#credits-badge [data-credits]').dataset.credits === {before - estimate}",
-        timeout=15_000,
+        timeout=60_000,
     )
     screenshot(page, f"{prefix}-project-rendered")
 
@@ -188,6 +188,9 @@ def test_studio_flow(seeded, studio_stack, browser, screenshot, prefix, viewport
     context = browser.new_context(viewport=viewport, device_scale_factor=1)
     context.add_init_script(RECORD_UPDATES)
     page = context.new_page()
+    # Steps wait on a real worker and daphne: give a loaded machine time before calling it
+    # a failure (a passing run is unaffected).
+    page.set_default_timeout(60_000)
     errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
     try:

@@ -58,6 +58,7 @@ async def test_another_teams_socket_is_closed_before_joining(job) -> None:
     _, stranger = await sync_to_async(team_with_owner)()
     ws = await _communicator(f"/ws/jobs/{job.pk}/", stranger)
     connected, code = await ws.connect()
+    await ws.disconnect()  # ends the consumer's task, refused or not
     assert not connected and code == 4404
 
 
@@ -67,6 +68,7 @@ async def test_an_anonymous_socket_is_closed(job) -> None:
         application, f"/ws/jobs/{job.pk}/", headers=[(b"origin", b"http://127.0.0.1")]
     )
     connected, _ = await ws.connect()
+    await ws.disconnect()
     assert not connected
 
 
@@ -85,5 +87,7 @@ async def test_project_group_relays_its_shots_jobs_only_to_its_team(small_reques
     assert f'id="job-{job.pk}-status"' in await ws.receive_from(timeout=5)
     await ws.disconnect()
     _, stranger = await sync_to_async(team_with_owner)()
-    connected, code = await (await _communicator(f"/ws/projects/{project.pk}/", stranger)).connect()
+    refused = await _communicator(f"/ws/projects/{project.pk}/", stranger)
+    connected, code = await refused.connect()
+    await refused.disconnect()
     assert not connected and code == 4404
