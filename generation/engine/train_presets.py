@@ -1,9 +1,10 @@
 """Training presets: an :class:`EnginePreset` plus the optimisation knobs a run needs.
 
 ``train`` is sized for two shared CPU cores: a 4x-space / 2x-time VAE with 8 latent channels
-(16/32/32 wide: bf16 fwd+bwd of 4 clips ~2 s here, 4x less than 32/48/64) and a 128-wide,
-4-block SVT (~2.5M parameters) on a 64x64 x 17-frame clip (16 x 16 x 9 latent, 2 x 2 patches:
-576 tokens); the 192-wide 6-block variant measured 1.5-2x slower per step. 64 x 64 is the smallest
+(16/32/32 wide: bf16 fwd+bwd of 4 clips took 2.1 s against 16.5 s for 32/48/64, on a loaded
+machine) and a 128-wide, 4-block SVT (1.8M parameters) on a 64x64 x 17-frame clip
+(16 x 16 x 9 latent, 2 x 2 patches: 576 tokens); a 192-wide 6-block SVT took 9-28 s per
+batch-16 step there, too few steps for a CPU session. 64 x 64 is the smallest
 size the camera-conformance metric was validated at (bench/results/camera_conformance.md).
 ``tiny`` reuses the engine's tiny preset so unit tests train in milliseconds.
 
