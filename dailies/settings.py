@@ -252,9 +252,13 @@ LOGGING = {
 
 # --- The model runtime ------------------------------------------------------------------
 
-_weights_dir = env.str("DAILIES_WEIGHTS_DIR", default="")
+# The weights shipped in the repository, unless the environment names others; an empty
+# DAILIES_WEIGHTS_DIR runs the untrained tiny model.
+SHIPPED_WEIGHTS = BASE_DIR / "weights" / "builtin" / "train"
+_shipped = SHIPPED_WEIGHTS.is_dir()
+_weights_dir = env.str("DAILIES_WEIGHTS_DIR", default=str(SHIPPED_WEIGHTS) if _shipped else "")
 DAILIES_ENGINE = {
-    "preset": env.str("DAILIES_ENGINE_PRESET", default="tiny"),
+    "preset": env.str("DAILIES_ENGINE_PRESET", default="train" if _weights_dir else "tiny"),
     "weights_dir": _weights_dir or None,
     "device": env.str("DAILIES_DEVICE", default="cpu"),
     "autocast": env.bool("DAILIES_AUTOCAST", default=False),

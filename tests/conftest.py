@@ -40,6 +40,9 @@ def _test_settings(settings, tmp_path) -> None:
         "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
     }
     settings.MEDIA_ROOT = tmp_path / "media"
+    # Tests render with the tiny random-weight model: fast, and what they assert does not
+    # depend on training.
+    settings.DAILIES_ENGINE = {**settings.DAILIES_ENGINE, "preset": "tiny", "weights_dir": None}
 
 
 @pytest.fixture

@@ -81,6 +81,9 @@ def child_env(
         "PYTHONUNBUFFERED": "1",
         # The manifest storage needs collectstatic, which a test stack never runs.
         "STATICFILES_BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage",
+        # Tests render with the tiny random-weight model, as the test process does.
+        "DAILIES_ENGINE_PRESET": "tiny",
+        "DAILIES_WEIGHTS_DIR": "",
     }
     return env | redis_env(redis_url) | extra
 

@@ -82,4 +82,14 @@ PRESETS: dict[str, EnginePreset] = {
     "base": EnginePreset(
         "base", vae.PRESETS["base"], transformer.PRESETS["base"], fps=16, area=256 * 144, frames=81
     ),
+    # Sized for training on two CPU cores (the shipped weights in weights/builtin/train):
+    # 64x64 clips of 17 frames at 12 fps, the smallest size the camera metric is validated at.
+    "train": EnginePreset(
+        "train",
+        vae.VAEConfig(latent_channels=8, channels=(16, 32, 32), temporal_downsample=(True, False)),
+        transformer.SVTConfig(in_channels=8, patch_size=(1, 2, 2), dim=128, depth=4, heads=4),
+        fps=12,
+        area=64 * 64,
+        frames=17,
+    ),
 }

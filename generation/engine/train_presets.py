@@ -18,8 +18,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from generation.engine import presets as engine_presets
-from generation.engine.transformer import SVTConfig
-from generation.engine.vae import VAEConfig
 
 
 @dataclass(frozen=True)
@@ -59,14 +57,7 @@ class TrainPreset:
         return self.engine.name
 
 
-TRAIN_ENGINE = engine_presets.EnginePreset(
-    "train",
-    VAEConfig(latent_channels=8, channels=(16, 32, 32), temporal_downsample=(True, False)),
-    SVTConfig(in_channels=8, patch_size=(1, 2, 2), dim=128, depth=4, heads=4),
-    fps=12,
-    area=64 * 64,
-    frames=17,
-)
+TRAIN_ENGINE = engine_presets.PRESETS["train"]
 
 TRAIN_PRESETS: dict[str, TrainPreset] = {
     "tiny": TrainPreset(engine_presets.PRESETS["tiny"], batch=4, vae_batch=2, warmup_steps=0),
