@@ -8,9 +8,8 @@ batch-16 step there, too few steps for a CPU session. 64 x 64 is the smallest
 size the camera-conformance metric was validated at (bench/results/camera_conformance.md).
 ``tiny`` reuses the engine's tiny preset so unit tests train in milliseconds.
 
-``presets.PRESETS`` does not list ``train``, so ``build_pipeline("train", ...)`` cannot load it
-yet; ``training.build_trained_pipeline`` builds the same :class:`VideoPipeline` from a weights
-directory with this preset's frame rate, area and length.
+The ``train`` engine preset itself lives in ``presets.PRESETS`` beside the others, so
+``build_pipeline("train", "weights/builtin/train")`` loads the shipped weights.
 """
 
 from __future__ import annotations

@@ -543,23 +543,17 @@ def build_trained_pipeline(
     text_encoder: Any = None,
     autocast: bool = True,
 ) -> Any:
-    """A :class:`~generation.engine.pipeline.VideoPipeline` from a weights directory and a
-    training preset's native clip (``build_pipeline`` does the same for ``presets.PRESETS``)."""
-    from generation.engine.pipeline import VideoPipeline
+    """``build_pipeline`` for a training preset's weights, with bf16 autocast on by default
+    (how the trainer samples)."""
+    from generation.engine.pipeline import build_pipeline
 
-    base = TRAIN_PRESETS[preset].engine
-    svt_cfg, _ = engine_weights.read_config(weights_dir, "transformer", SVTConfig)
-    vae_cfg, _ = engine_weights.read_config(weights_dir, "vae", VAEConfig)
-    spec = EnginePreset(
-        base.name, vae_cfg, svt_cfg, fps=base.fps, area=base.area, frames=base.frames
+    return build_pipeline(
+        TRAIN_PRESETS[preset].engine.name,
+        weights_dir,
+        device=device,
+        text_encoder=text_encoder,
+        autocast=autocast,
     )
-    svt = engine_weights.load_weights(SVT(svt_cfg), weights_dir, "transformer")
-    vae = engine_weights.load_weights(CausalVAE(vae_cfg), weights_dir, "vae")
-    if text_encoder is None:
-        from generation.engine.text import load_text_encoder
-
-        text_encoder = load_text_encoder(str(torch.device(device)))
-    return VideoPipeline(spec, svt, vae, text_encoder, device=device, autocast=autocast)
 
 
 def sample_strip(trainer: Trainer, text_encoder: Any, path: Path, *, steps: int = 12) -> None:
