@@ -9,8 +9,6 @@ import torch
 
 from generation.engine.world.noise import fbm, hash2
 
-MOODS = ("daylight", "golden hour", "overcast", "night")
-
 
 @dataclass(frozen=True)
 class Lighting:
@@ -47,73 +45,75 @@ class Lighting:
         return (math.cos(el) * math.sin(az), math.sin(el), math.cos(el) * math.cos(az))
 
 
+@dataclass(frozen=True)
+class _MoodLook:
+    """A mood's fixed colours and the ranges its random draws come from."""
+
+    elevation_deg: tuple[float, float]
+    sun_colour: tuple[float, float, float]
+    sun_intensity: float
+    sun_radius_deg: float
+    ambient: tuple[float, float, float]
+    zenith: tuple[float, float, float]
+    horizon: tuple[float, float, float]
+    cloud_cover: tuple[float, float]
+
+
+_LOOKS: dict[str, _MoodLook] = {
+    "daylight": _MoodLook(
+        (35, 70), (1.0, 0.97, 0.92), 1.0, 1.5,
+        (0.30, 0.36, 0.48), (0.22, 0.42, 0.85), (0.68, 0.78, 0.95), (0.2, 0.6),
+    ),
+    "golden hour": _MoodLook(
+        (6, 16), (1.0, 0.62, 0.30), 1.1, 2.0,
+        (0.30, 0.24, 0.28), (0.30, 0.32, 0.58), (1.0, 0.62, 0.35), (0.2, 0.6),
+    ),
+    "overcast": _MoodLook(
+        (40, 70), (0.85, 0.86, 0.88), 0.35, 12.0,
+        (0.55, 0.56, 0.60), (0.55, 0.57, 0.62), (0.75, 0.76, 0.78), (0.8, 1.0),
+    ),
+    # The moon, dim and blue; a warm lamp near the subject does the lighting.
+    "night": _MoodLook(
+        (30, 60), (0.55, 0.62, 0.85), 0.18, 1.0,
+        (0.05, 0.06, 0.10), (0.01, 0.015, 0.04), (0.05, 0.07, 0.14), (0.0, 0.3),
+    ),
+}  # fmt: skip
+
+
+MOODS = tuple(_LOOKS)
+
+
 def lighting_for_mood(mood: str, generator: torch.Generator) -> Lighting:
     """A randomised lighting setup of the given mood."""
+    if mood not in _LOOKS:
+        raise ValueError(f"lighting mood must be one of {', '.join(MOODS)}, got {mood!r}")
+    look = _LOOKS[mood]
 
     def r(lo: float, hi: float) -> float:
         return lo + (hi - lo) * float(torch.rand((), generator=generator))
 
+    # Draw order (seed, azimuth, elevation, clouds, lamp) keeps every dataset seed's scenes.
     seed = int(torch.randint(0, 2**16, (), generator=generator))
-    az = r(-180, 180)
-    if mood == "daylight":
-        return Lighting(
-            mood,
-            r(35, 70),
-            az,
-            (1.0, 0.97, 0.92),
-            1.0,
-            1.5,
-            (0.30, 0.36, 0.48),
-            (0.22, 0.42, 0.85),
-            (0.68, 0.78, 0.95),
-            r(0.2, 0.6),
-            seed=seed,
-        )
-    if mood == "golden hour":
-        return Lighting(
-            mood,
-            r(6, 16),
-            az,
-            (1.0, 0.62, 0.30),
-            1.1,
-            2.0,
-            (0.30, 0.24, 0.28),
-            (0.30, 0.32, 0.58),
-            (1.0, 0.62, 0.35),
-            r(0.2, 0.6),
-            seed=seed,
-        )
-    if mood == "overcast":
-        return Lighting(
-            mood,
-            r(40, 70),
-            az,
-            (0.85, 0.86, 0.88),
-            0.35,
-            12.0,
-            (0.55, 0.56, 0.60),
-            (0.55, 0.57, 0.62),
-            (0.75, 0.76, 0.78),
-            r(0.8, 1.0),
-            seed=seed,
-        )
+    azimuth = r(-180, 180)
+    elevation = r(*look.elevation_deg)
+    cloud_cover = r(*look.cloud_cover)
+    lamp = {}
     if mood == "night":
-        return Lighting(
-            mood,
-            r(30, 60),
-            az,
-            (0.55, 0.62, 0.85),
-            0.18,
-            1.0,
-            (0.05, 0.06, 0.10),
-            (0.01, 0.015, 0.04),
-            (0.05, 0.07, 0.14),
-            r(0.0, 0.3),
-            lamp_position=(r(-2, 2), 3.0, r(-2, 1)),
-            lamp_intensity=9.0,
-            seed=seed,
-        )
-    raise ValueError(f"lighting mood must be one of {', '.join(MOODS)}, got {mood!r}")
+        lamp = {"lamp_position": (r(-2, 2), 3.0, r(-2, 1)), "lamp_intensity": 9.0}
+    return Lighting(
+        mood,
+        elevation,
+        azimuth,
+        look.sun_colour,
+        look.sun_intensity,
+        look.sun_radius_deg,
+        look.ambient,
+        look.zenith,
+        look.horizon,
+        cloud_cover,
+        seed=seed,
+        **lamp,
+    )
 
 
 def sky_colour(lighting: Lighting, d: torch.Tensor, pixel_angle: torch.Tensor) -> torch.Tensor:
