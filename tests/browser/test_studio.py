@@ -8,6 +8,7 @@ import uuid
 
 import pytest
 
+from dailies import pricing
 from generation.models import RenderJob
 from storyboards.models import Project, Shot
 
@@ -71,9 +72,17 @@ def _compose_dolly_in(page, screenshot, prefix: str) -> int:
     assert page.input_value("#id_move_1_speed") == "0.5"
     assert page.is_checked("input[name=aspect][value='16:9']")
     page.select_option("#id_fps", "12")
-    page.fill("#id_duration_s", "2")
+    # Pro and 5 s: over a second of sampling on the tiny model, so the page's socket is
+    # open long before the last step and the bar can be watched advancing.
+    page.check("input[name=quality][value=pro]")
+    page.fill("#id_duration_s", "5")
     page.locator("#id_duration_s").dispatch_event("change")
-    page.wait_for_selector("#estimate [data-estimate-credits]")
+    # The live estimate follows the settings: wait for the price of exactly this request.
+    expected = pricing.estimate(duration_s=5, resolution=540, quality="pro").credits
+    page.wait_for_function(
+        "document.querySelector('#estimate [data-estimate-credits]')"
+        f"?.dataset.estimateCredits === '{expected}'"
+    )
     page.wait_for_load_state("networkidle")
     estimate = int(page.get_attribute("#estimate [data-estimate-credits]", "data-estimate-credits"))
     screenshot(page, f"{prefix}-composer")
@@ -109,7 +118,7 @@ def _check_player(page, job: RenderJob) -> None:
         f"""(() => {{ const v = document.querySelector('#job-{job.pk}-status video');
         return {{duration: v.duration, w: v.videoWidth, h: v.videoHeight, loop: v.loop}}; }})()"""
     )
-    assert abs(video["duration"] - 2.0) < 0.2, video
+    assert abs(video["duration"] - 5.0) < 0.2, video
     assert abs(video["w"] / video["h"] - 16 / 9) < 0.02, video
     assert video["loop"]
     # Frame step: pause, one frame forward lands on the next frame at 12 fps.
