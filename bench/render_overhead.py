@@ -370,14 +370,14 @@ def _write(out: Path, s: dict) -> None:
         f"| time spent inside the callback, p50 (DB update + partial + group_send) | "
         f"{s['callback_p50_ms']:.1f} ms | |",
         f"| studio output identical to the bare call's frames | {s['same_frames_as_bare']} | |",
-        f"| job sockets the web server dropped while idle 5 s (known bug) | "
+        f"| job sockets the web server dropped while idle 5 s | "
         f"{s['sockets_dropped_while_idle']} | 0 |",
         "",
         f"Context (absolute, this machine): end to end median {s['end_to_end_median_s']:.2f} s, "
         f"bare median {s['bare_median_s']:.2f} s; 1-minute load average "
         f"{s['load_average_1min'][0]} at the start and {s['load_average_1min'][1]} at the end "
-        "on 2 cores. Under that much load from other processes the median ratio moved "
-        "between 1.08 and 1.21 over four runs. Read the phases: broker, claim, commits, "
+        "on 2 cores. Runs taken while other processes held the cores (load average about 5) "
+        "measured medians between 1.08 and 1.21: the ratio moves with load. Read the phases: broker, claim, commits, "
         "settlement and storage together stay near 0.06 s (end to end minus the worker's "
         "render, deliver, encode and conformance phases); the excess is the worker's "
         "`encode_s`, which also writes the poster and thumbnail strip (+0.2-0.9 s over the "
