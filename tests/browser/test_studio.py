@@ -27,6 +27,9 @@ document.addEventListener("htmx:wsAfterMessage", (e) => {
 """
 
 
+HTMX_IDLE = "!document.querySelector('.htmx-request, .htmx-swapping, .htmx-settling, .htmx-added')"
+
+
 def _credits(page) -> int:
     return int(page.locator("#credits-badge [data-credits]").get_attribute("data-credits"))
 
@@ -171,12 +174,16 @@ def _flow(page, base: str, screenshot, prefix: str) -> None:
     page.goto(f"{base}/projects/{project_id}/")
     page.click(f"#shot-{shot.pk} button[title=Duplicate]")
     page.wait_for_function("document.querySelectorAll('#timeline [data-shot-id]').length === 2")
+    # Once the swap settles, the studio gives focus back to the card whose button was
+    # pressed: focus the copy only after that, or the key goes to the wrong card.
+    page.wait_for_function(HTMX_IDLE)
     copy = Shot.objects.exclude(pk=shot.pk).get(project_id=project_id)
     page.focus(f"#shot-{copy.pk}")
     page.keyboard.press("Alt+ArrowLeft")
     page.wait_for_function(
         f"document.querySelector('#timeline [data-shot-id]').dataset.shotId === '{copy.pk}'"
     )
+    page.wait_for_function(HTMX_IDLE)
     assert page.evaluate("document.activeElement.id") == f"shot-{copy.pk}"
     assert list(
         Project.objects.get(pk=project_id).shots.order_by("position").values_list("pk", flat=True)
