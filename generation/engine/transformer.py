@@ -247,7 +247,12 @@ class RMSNorm(nn.Module):
         return F.rms_norm(x, (x.shape[-1],), self.weight.to(x.dtype), self.eps)
 
 
-class SelfAttention(nn.Module):
+class _Attention(nn.Module):
+    """Projections shared by self- and cross-attention (q/k/v/out, per-head q/k norms).
+
+    The attribute names are the weight keys and the LoRA targets: keep them.
+    """
+
     def __init__(self, dim: int, heads: int) -> None:
         super().__init__()
         self.heads = heads
@@ -258,6 +263,8 @@ class SelfAttention(nn.Module):
         self.q_norm = RMSNorm(dim // heads)
         self.k_norm = RMSNorm(dim // heads)
 
+
+class SelfAttention(_Attention):
     def forward(self, x: Tensor, cos: Tensor, sin: Tensor) -> Tensor:
         b, n, d = x.shape  # (B, N, D)
         q = self.q_norm(self.q(x).view(b, n, self.heads, -1)).transpose(1, 2)  # (B, h, N, hd)
@@ -268,17 +275,7 @@ class SelfAttention(nn.Module):
         return self.out(o.transpose(1, 2).reshape(b, n, d))  # (B, N, D)
 
 
-class CrossAttention(nn.Module):
-    def __init__(self, dim: int, heads: int) -> None:
-        super().__init__()
-        self.heads = heads
-        self.q = nn.Linear(dim, dim)
-        self.k = nn.Linear(dim, dim)
-        self.v = nn.Linear(dim, dim)
-        self.out = nn.Linear(dim, dim)
-        self.q_norm = RMSNorm(dim // heads)
-        self.k_norm = RMSNorm(dim // heads)
-
+class CrossAttention(_Attention):
     def forward(self, x: Tensor, ctx: Tensor, ctx_mask: Tensor) -> Tensor:
         b, n, d = x.shape  # (B, N, D)
         m = ctx.shape[1]  # ctx: (B, M, D)
