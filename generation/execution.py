@@ -84,7 +84,9 @@ def _source_frames(job: RenderJob) -> tuple[Tensor, float]:
     return torch.from_numpy(frames), fps
 
 
-def _generation_request(job: RenderJob) -> GenerationRequest:
+def _generation_request(job: RenderJob, source: tuple[Tensor, float] | None) -> GenerationRequest:
+    """The engine request of a job; ``source`` is its source render's frames and fps
+    (restyle and extend)."""
     r = job.recipe
     native_fps = r["native_fps"]
     inputs: dict = {}
@@ -92,8 +94,8 @@ def _generation_request(job: RenderJob) -> GenerationRequest:
         with job.input_image.open("rb") as fh, Image.open(fh) as img:
             inputs["image"] = np.array(img.convert("RGB"))  # writable: torch wraps it
     native_frames = delivery.native_frames_needed(job.duration_s, native_fps)
-    if job.mode in (Mode.VIDEO_TO_VIDEO, Mode.EXTEND):
-        frames, fps = _source_frames(job)
+    if source is not None:
+        frames, fps = source
         video = video_io.resample_fps(frames, fps, native_fps)  # (T', H, W, 3) native timing
         if job.mode == Mode.VIDEO_TO_VIDEO:
             # A delivered clip's last frame sits one frame before its end; hold it so the
@@ -115,7 +117,13 @@ def _generation_request(job: RenderJob) -> GenerationRequest:
     )
 
 
-def _deliver(job: RenderJob, result_frames: Tensor, native_fps: float, report: dict) -> Tensor:
+def _deliver(
+    job: RenderJob,
+    result_frames: Tensor,
+    native_fps: float,
+    report: dict,
+    source: tuple[Tensor, float] | None,
+) -> Tensor:
     """The delivered clip. An extension is the source clip followed by its continuation;
     the seam's roughness is measured against the source's own frame-to-frame change."""
     size = delivery.delivery_size(job.recipe["render_resolution"], job.aspect)
@@ -123,17 +131,16 @@ def _deliver(job: RenderJob, result_frames: Tensor, native_fps: float, report: d
         return delivery.deliver(
             result_frames, native_fps=native_fps, duration_s=job.duration_s, fps=job.fps, size=size
         )
-    source, _ = _source_frames(job)
-    source = video_io.upscale(source, size)  # (Ts, H, W, 3) at this job's size
+    source_frames = video_io.upscale(source[0], size)  # (Ts, H, W, 3) at this job's size
     # The continuation's native frames start one native frame after the source ends.
     wanted = round(job.duration_s * job.fps)
     timed = video_io.resample_fps(result_frames, native_fps, job.fps)
     new = video_io.upscale(timed[:wanted], size)  # (wanted, H, W, 3)
-    tail = source[-min(len(source), 12) :].float()
+    tail = source_frames[-min(len(source_frames), 12) :].float()
     within = (tail[1:] - tail[:-1]).abs().mean().item()
-    seam = (new[0].float() - source[-1].float()).abs().mean().item()
+    seam = (new[0].float() - source_frames[-1].float()).abs().mean().item()
     report["seam_ratio"] = round(seam / max(within, 1e-6), 3)
-    return torch.cat([source, new])
+    return torch.cat([source_frames, new])
 
 
 def _write_artifacts(
@@ -205,8 +212,13 @@ def render_job_execute(job_id: int) -> str:
             timings["engine_load_s"] = round(time.perf_counter() - started, 3)
             reporter = progress.ProgressReporter(job)
             started = time.perf_counter()
+            # Decoded once: the engine conditions on it, and an extension delivers it too.
+            source = _source_frames(job) if job.source_job_id else None
+            request = _generation_request(job, source)
+            if job.mode != Mode.EXTEND:
+                source = None  # only an extension needs it again; free it for the render
             result = pipe(
-                _generation_request(job),
+                request,
                 progress=reporter,
                 is_cancelled=heartbeat.cancelled.is_set,
             )
@@ -218,7 +230,7 @@ def render_job_execute(job_id: int) -> str:
             conformance = _conformance(result.frames, job, result.fps, timings) or {}
             job = services.render_job_encoding(job_id=job.pk)
             started = time.perf_counter()
-            frames = _deliver(job, result.frames, result.fps, conformance or {})
+            frames = _deliver(job, result.frames, result.fps, conformance, source)
             if job.recipe.get("upscaled_to_4k"):
                 frames = video_io.upscale(frames, delivery.delivery_size(2160, job.aspect))
             timings["deliver_s"] = round(time.perf_counter() - started, 3)
