@@ -151,14 +151,15 @@ REDIS_URL = env.str("REDIS_URL", default="")
 EMBEDDED_REDIS = not REDIS_URL
 REDIS_SOCKET = _embedded_redis_socket()
 
+# Celery and channels_redis spell a unix socket differently.
 if EMBEDDED_REDIS:
     CELERY_BROKER_URL = f"redis+socket://{REDIS_SOCKET}"
-    CELERY_RESULT_BACKEND = None
     _channel_host = f"unix://{REDIS_SOCKET}"
 else:
     CELERY_BROKER_URL = REDIS_URL
-    CELERY_RESULT_BACKEND = None
     _channel_host = REDIS_URL
+# Results live in the database (jobs, ledger), never in Celery's result store.
+CELERY_RESULT_BACKEND = None
 
 
 def channel_layer_host(address: str) -> dict:
