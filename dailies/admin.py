@@ -3,6 +3,8 @@ the "Adjust credits" and "Record top-up" actions, which write entries via ``ledg
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
@@ -66,7 +68,9 @@ class _ReadOnlyAdmin(admin.ModelAdmin):
         return False
 
 
-def _team_form_action(form_class: type[forms.Form], title: str, apply):
+def _team_form_action(
+    form_class: type[forms.Form], title: str, apply: Callable[..., object]
+) -> Callable[..., HttpResponse | None]:
     """An admin action that asks for a small form, then applies it to each selected team."""
 
     def action(
