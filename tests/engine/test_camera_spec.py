@@ -179,3 +179,15 @@ def test_handheld_shakes_without_drifting_and_replays_per_seed():
 def test_focal_length_in_pixels_uses_the_cropped_gate():
     assert focal_length_px(36.0, 64, 36) == pytest.approx(64.0)
     assert focal_length_px(24.0, 64, 64) == pytest.approx(64.0)
+
+
+def test_random_zooms_leave_the_lens_room_to_zoom():
+    # A zoom in from 200 mm would clamp at the lens's end: a still frame captioned "zoom in".
+    from generation.engine.camera import camera_poses
+    from generation.engine.world.specs import random_camera_spec
+
+    for seed in range(200):
+        spec = random_camera_spec(torch.Generator().manual_seed(seed), move="zoom")
+        focal = camera_poses(spec, 16, 24).focal_mm
+        change = float(focal[-1] / focal[0])
+        assert change > 1.1 if spec.primary_move.direction == "in" else change < 1 / 1.1, spec

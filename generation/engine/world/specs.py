@@ -38,6 +38,15 @@ def random_move(g: torch.Generator, kind: str | None = None) -> CameraMove:
     )
 
 
+def _focals_with_room(moves: list[CameraMove]) -> tuple[float, ...]:
+    """Lenses a zoom can leave in its direction: zooming in from 200 mm (or out from 14 mm) would
+    clamp at the lens's end and show a still frame under a caption that says zoom."""
+    zooms = {m.direction for m in moves if m.kind == "zoom"}
+    return tuple(
+        f for f in FOCALS_MM if not ("in" in zooms and f > 100) and not ("out" in zooms and f < 28)
+    )
+
+
 def random_camera_spec(
     g: torch.Generator,
     *,
@@ -53,7 +62,7 @@ def random_camera_spec(
         second = random_move(g, _pick(g, extra))
         moves.append(CameraMove(second.kind, second.direction, second.speed, primary.easing))
     return CameraSpec(
-        focal_mm=_pick(g, FOCALS_MM),
+        focal_mm=_pick(g, _focals_with_room(moves)),
         aperture=_pick(g, APERTURES),
         shutter_deg=_pick(g, SHUTTERS_DEG),
         aspect=aspect or _pick(g, tuple(ASPECT_RATIOS)),
