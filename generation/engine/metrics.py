@@ -1,20 +1,14 @@
 """Camera conformance: did a video follow the requested camera move?
 
-From frames alone we estimate the global image motion between consecutive frames and read the
-camera move from its structure:
+From frames alone, two readings of the clip's optical flow (`optical_flow`):
 
-1. Dense optical flow by coarse-to-fine Lucas–Kanade (image pyramid, iterative warping), with a
-   texture confidence per pixel (the structure tensor's smaller eigenvalue).
-2. Robust fits (IRLS with Cauchy weights, so a walking figure or a bouncing ball does not pull
-   them) of a similarity model (translation, zoom, roll) per frame pair and to the flow
-   accumulated over the clip, and of the 8-parameter homography flow to the accumulated flow.
-3. Physics of the moves: any camera rotation or zoom moves the image by a homography whatever
-   the depth, so its residual ("parallax") stays near zero; a translation (truck, crane, dolly)
-   moves near things more than far ones and leaves a residual. Among translations an orbit
-   turns while it travels, so near and far content move in opposite directions; a zoom expands
-   every pixel at the same rate while a dolly expands near pixels faster; handheld is
-   high-frequency jitter with little net motion; steadicam is a dolly-like glide with a slow
-   roll float.
+1. Which move: the camera-move classifier (`move_classifier`) reads the structure of the whole
+   flow field — parallax, expansion, opposite motion about a still subject, jitter — and names the
+   move and its direction.
+2. How much: robust fits (IRLS with Cauchy weights, so a walking figure or a bouncing ball does not
+   pull them) of a similarity model (translation, zoom, roll) per frame pair and to the flow
+   accumulated over the clip give the image speed of a pan, tilt or zoom and the focal change,
+   which are compared with what the spec asked for.
 
 Frames are either uint8 (T, H, W, 3) as the renderer and video decoders give them, or float
 (T, 3, H, W) in [0, 1] as the VAE and pipeline give them; both are accepted.
@@ -26,9 +20,9 @@ import math
 from dataclasses import dataclass
 
 import torch
-import torch.nn.functional as F
 
 from generation.engine.camera import (
+    MOVE_DIRECTIONS,
     ORBIT_DEG_PER_S,
     PAN_DEG_PER_S,
     TILT_DEG_PER_S,
@@ -37,89 +31,12 @@ from generation.engine.camera import (
     ease,
     focal_length_px,
 )
+from generation.engine.move_classifier import LABELS, move_probabilities
+from generation.engine.optical_flow import hop_indices, optical_flow, texture_weight, to_gray
 
 # Parameter order of a similarity fit: translation x, y (fraction of frame width per frame),
 # zoom (relative scale change per frame), roll (rad per frame).
 TX, TY, ZOOM, ROLL = 0, 1, 2, 3
-BANDS = ("top", "middle", "bottom")
-ACCUMULATE_STRIDE = 4  # frames per hop of the accumulated flow
-_TEXTURE_HALF = 2e-4  # structure-tensor eigenvalue (luma² per px²) that counts as half-trusted
-
-
-def to_gray(frames: torch.Tensor) -> torch.Tensor:
-    """(T, H, W) float luminance in [0, 1] from uint8 (T, H, W, 3) or float (T, 3, H, W)."""
-    if frames.dtype == torch.uint8:
-        x = frames.float().permute(0, 3, 1, 2) / 255.0
-    else:
-        x = frames.float()
-        if x.shape[1] != 3 and x.shape[-1] == 3:
-            x = x.permute(0, 3, 1, 2)
-    w = torch.tensor([0.299, 0.587, 0.114], dtype=x.dtype, device=x.device)
-    return (x * w[None, :, None, None]).sum(1)
-
-
-def _box(x: torch.Tensor, k: int) -> torch.Tensor:
-    return F.avg_pool2d(F.pad(x, (k // 2,) * 4, mode="replicate"), k, stride=1)
-
-
-def _grad(img: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    p = F.pad(img, (1, 1, 1, 1), mode="replicate")
-    gx = (p[..., 1:-1, 2:] - p[..., 1:-1, :-2]) / 2
-    gy = (p[..., 2:, 1:-1] - p[..., :-2, 1:-1]) / 2
-    return gx, gy
-
-
-def _warp(img: torch.Tensor, flow: torch.Tensor) -> torch.Tensor:
-    """Sample img (N, 1, H, W) at x + flow (N, 2, H, W) (pixels), border-clamped."""
-    _, _, h, w = img.shape
-    ys, xs = torch.meshgrid(
-        torch.arange(h, dtype=img.dtype), torch.arange(w, dtype=img.dtype), indexing="ij"
-    )
-    gx = (xs + flow[:, 0]) / max(w - 1, 1) * 2 - 1
-    gy = (ys + flow[:, 1]) / max(h - 1, 1) * 2 - 1
-    grid = torch.stack([gx, gy], -1)
-    return F.grid_sample(img, grid, mode="bilinear", padding_mode="border", align_corners=True)
-
-
-def optical_flow(
-    gray: torch.Tensor, *, window: int = 7, iterations: int = 3, min_size: int = 12
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """Coarse-to-fine Lucas–Kanade flow between consecutive frames.
-
-    Args:
-        gray: (T, H, W) luminance.
-    Returns:
-        flow (T-1, 2, H, W) in pixels (frame t -> t+1) and confidence (T-1, H, W) >= 0.
-    """
-    i0 = gray[:-1, None]
-    i1 = gray[1:, None]
-    pyr0, pyr1 = [i0], [i1]
-    while min(pyr0[-1].shape[-2:]) // 2 >= min_size:
-        pyr0.append(F.avg_pool2d(pyr0[-1], 2))
-        pyr1.append(F.avg_pool2d(pyr1[-1], 2))
-    flow = torch.zeros(i0.shape[0], 2, *pyr0[-1].shape[-2:], dtype=gray.dtype)
-    conf = torch.zeros(i0.shape[0], *pyr0[-1].shape[-2:], dtype=gray.dtype)
-    for level in range(len(pyr0) - 1, -1, -1):
-        a, b = pyr0[level], pyr1[level]
-        if flow.shape[-2:] != a.shape[-2:]:
-            flow = F.interpolate(flow, size=a.shape[-2:], mode="bilinear", align_corners=False) * 2
-        ax, ay = _grad(a)
-        for _ in range(iterations):
-            bw = _warp(b, flow)
-            bx, by = _grad(bw)
-            gx, gy = (ax + bx) / 2, (ay + by) / 2
-            it = bw - a
-            sxx, syy, sxy = _box(gx * gx, window), _box(gy * gy, window), _box(gx * gy, window)
-            sxt, syt = _box(gx * it, window), _box(gy * it, window)
-            det = sxx * syy - sxy * sxy + 1e-9
-            du = -(syy * sxt - sxy * syt) / det
-            dv = -(sxx * syt - sxy * sxt) / det
-            step = torch.cat([du, dv], 1).clamp(-2, 2)
-            ok = (det > 1e-7).to(gray.dtype)
-            flow = flow + step * ok
-        tr = sxx + syy
-        conf = (tr / 2 - torch.sqrt(((sxx - syy) / 2) ** 2 + sxy * sxy)).clamp(min=0)[:, 0]
-    return flow, conf
 
 
 def _weighted_quantile(x: torch.Tensor, w: torch.Tensor, q: float) -> float:
@@ -132,20 +49,12 @@ def _weighted_quantile(x: torch.Tensor, w: torch.Tensor, q: float) -> float:
     return float(x[order][i])
 
 
-def _design(xs: torch.Tensor, ys: torch.Tensor, model: str) -> torch.Tensor:
-    """(2M, P) linear flow model rows for u then v at M points (coords in half-widths).
-
-    similarity: translation, zoom, roll (4). homography: the linearised 8-parameter plane-induced
-    flow, which is exact for any camera rotation or zoom whatever the depth: only translation
-    creates flow it cannot explain (parallax).
-    """
+def _similarity_design(xs: torch.Tensor, ys: torch.Tensor) -> torch.Tensor:
+    """(2M, 4) rows of the similarity flow model (translation, zoom, roll) for u then v at M
+    points (coordinates in half-widths)."""
     o, z = torch.ones_like(xs), torch.zeros_like(xs)
-    if model == "similarity":
-        u = torch.stack([o, z, xs, -ys], -1)
-        v = torch.stack([z, o, ys, xs], -1)
-    else:
-        u = torch.stack([o, z, xs, ys, z, z, xs * xs, xs * ys], -1)
-        v = torch.stack([z, o, z, z, xs, ys, xs * ys, ys * ys], -1)
+    u = torch.stack([o, z, xs, -ys], -1)
+    v = torch.stack([z, o, ys, xs], -1)
     return torch.cat([u, v], 0)
 
 
@@ -186,41 +95,13 @@ class MotionEstimate:
             down), zoom (relative scale change), roll (rad).
         total: (4,) the same fitted to the accumulated flow over the clip.
         magnitude: median length of the accumulated flow over textured pixels.
-        parallax: median residual of the accumulated flow after the best homography, relative to
-            `magnitude`: ~0 for rotations and zooms, large for translations.
-        spread_low / spread_high: 15th / 85th percentiles of the accumulated flow along its main
-            direction, relative to `magnitude` (opposite signs: near and far move apart = orbit).
-        near_x: mean horizontal flow of the bottom third (near ground, usually).
-        radial_low / radial_high: percentiles of the per-pixel expansion rate relative to its
-            median (uniform for a zoom; depth-dependent for a dolly).
         texture: mean flow confidence (low: little to go on).
     """
 
     pairs: torch.Tensor
     total: torch.Tensor
     magnitude: float
-    parallax: float
-    spread_low: float
-    spread_high: float
-    near_x: float
-    radial_low: float
-    radial_high: float
     texture: float
-
-    @property
-    def jitter(self) -> float:
-        """High-frequency path length of (tx, ty): handheld's mark."""
-        p = self.pairs[:, [TX, TY]]
-        if p.shape[0] < 3:
-            return 0.0
-        return float((p[1:-1] - 0.5 * (p[:-2] + p[2:])).abs().sum())
-
-    @property
-    def roll_wander(self) -> float:
-        """Largest roll excursion from a straight line over the clip (steadicam float)."""
-        c = torch.cumsum(self.pairs[:, ROLL], 0)
-        line = torch.linspace(0, float(c[-1]), c.shape[0], dtype=c.dtype)
-        return float((c - line).abs().max())
 
 
 def estimate_camera_motion(frames: torch.Tensor) -> MotionEstimate:
@@ -234,138 +115,60 @@ def estimate_camera_motion(frames: torch.Tensor) -> MotionEstimate:
     gray = to_gray(frames)
     _, h, w = gray.shape
     flow, conf = optical_flow(gray)
-    margin = max(2, min(h, w) // 16)  # the warp clamps at the border: ignore a rim
     ys, xs = torch.meshgrid(
         torch.arange(h, dtype=gray.dtype), torch.arange(w, dtype=gray.dtype), indexing="ij"
     )
-    inner = torch.zeros(h, w, dtype=gray.dtype)
-    inner[margin : h - margin, margin : w - margin] = 1
     xn = ((xs + 0.5 - w / 2) / (w / 2)).reshape(-1)
     yn = ((ys + 0.5 - h / 2) / (w / 2)).reshape(-1)
     # Absolute texture weight: a flat (or defocused) region gets no say, even when the whole
     # frame is flat (then the fit stays at zero motion: no evidence of a move).
-    weight = (conf / (conf + _TEXTURE_HALF) * inner).reshape(conf.shape[0], -1)  # (T-1, M)
+    weight = texture_weight(conf).reshape(conf.shape[0], -1)  # (T-1, M)
     fl = flow.reshape(flow.shape[0], 2, -1) / (w / 2)  # (T-1, 2, M) in half-widths
-    sim = _design(xn, yn, "similarity")
+    sim = _similarity_design(xn, yn)
     pairs, _ = _robust_fit(torch.cat([fl[:, 0], fl[:, 1]], 1), weight, sim)
     # Accumulated flow from a few longer hops (frame 0 -> 4 -> 8 ...): larger steps measure
     # small motions with less summed noise than 15 one-frame steps.
-    stride = max(1, min(ACCUMULATE_STRIDE, gray.shape[0] - 1))
-    hops = list(range(0, gray.shape[0], stride))
-    if hops[-1] != gray.shape[0] - 1:
-        hops.append(gray.shape[0] - 1)
-    long_flow, long_conf = optical_flow(torch.stack([gray[i] for i in hops]))
+    long_flow, long_conf = optical_flow(gray[hop_indices(gray.shape[0])])
     acc = long_flow.reshape(long_flow.shape[0], 2, -1).sum(0) / (w / 2)  # (2, M) half-widths
-    long_w = (long_conf / (long_conf + _TEXTURE_HALF) * inner).reshape(long_conf.shape[0], -1)
-    wacc = long_w.mean(0, keepdim=True)  # (1, M)
-    obs = torch.cat([acc[0], acc[1]])[None]
-    total, _ = _robust_fit(obs, wacc, sim)
-    m = acc.shape[1]
-    wv = wacc[0]
-    length = acc.norm(dim=0)
-    magnitude = _weighted_quantile(length, wv, 0.5) + 1e-9
-    # Parallax per hop (a homography explains any rotation or zoom exactly), over well-textured
-    # pixels only, pooled over hops by their motion.
-    hop = long_flow.reshape(long_flow.shape[0], 2, -1) / (w / 2)
-    _, resid = _robust_fit(
-        torch.cat([hop[:, 0], hop[:, 1]], 1), long_w, _design(xn, yn, "homography")
-    )
-    res_len = torch.sqrt(resid[:, :m] ** 2 + resid[:, m:] ** 2)  # (hops, M)
-    good = (long_w > 0.5).to(gray.dtype)
-    par_num = sum(_weighted_quantile(res_len[k], good[k], 0.5) for k in range(hop.shape[0]))
-    par_den = sum(_weighted_quantile(hop[k].norm(dim=0), good[k], 0.5) for k in range(hop.shape[0]))
-    parallax = par_num / (par_den + 1e-9)
+    wacc = texture_weight(long_conf).reshape(long_conf.shape[0], -1).mean(0, keepdim=True)
+    total, _ = _robust_fit(torch.cat([acc[0], acc[1]])[None], wacc, sim)
+    magnitude = _weighted_quantile(acc.norm(dim=0), wacc[0], 0.5)
     tot = total[0].clone()
-    lateral = tot[:2]
-    e = lateral / (lateral.norm() + 1e-12)
-    along = e[0] * acc[0] + e[1] * acc[1]
-    near = (yn > (h / w) / 3) & (wv > 0.3)
-    near_x = float(acc[0][near].mean()) if bool(near.any()) else 0.0
-    # Expansion rate per pixel: flow component away from the centre, over the distance.
-    r = torch.sqrt(xn * xn + yn * yn).clamp(min=1e-3)
-    radial = (acc[0] * xn + acc[1] * yn) / (r * r)
-    far_from_centre = wv * (r > 0.25)
-    rmed = _weighted_quantile(radial, far_from_centre, 0.5)
-    denom = abs(rmed) + 1e-9
     tot[TX : TY + 1] /= 2  # half-widths -> fraction of width
     pairs[:, TX : TY + 1] /= 2
     return MotionEstimate(
-        pairs=pairs,
-        total=tot,
-        magnitude=magnitude / 2,
-        parallax=parallax,
-        spread_low=_weighted_quantile(along, wv, 0.15) / magnitude,
-        spread_high=_weighted_quantile(along, wv, 0.85) / magnitude,
-        near_x=near_x / 2,
-        radial_low=_weighted_quantile(radial, far_from_centre, 0.15)
-        * math.copysign(1, rmed)
-        / denom,
-        radial_high=_weighted_quantile(radial, far_from_centre, 0.85)
-        * math.copysign(1, rmed)
-        / denom,
-        texture=float(conf.mean()),
+        pairs=pairs, total=tot, magnitude=magnitude / 2, texture=float(conf.mean())
     )
 
 
 @dataclass(frozen=True)
 class MoveGuess:
-    """A move read from motion: kind, direction, and the measured amount that decided it."""
+    """A move read from the frames: kind, direction, and the classifier's confidence in the kind."""
 
     kind: str
     direction: str
-    magnitude: float
+    confidence: float
 
     @property
     def label(self) -> str:
         return self.kind if self.direction == "none" else f"{self.kind} {self.direction}"
 
 
-# Decision thresholds, tuned on the tuning seeds of bench/camera_conformance.py (never on the
-# held-out seeds it reports).
-STATIC_MAX = 0.006  # median accumulated motion (fraction of width) below this: no move
-JITTER_RATIO = 0.8  # jitter / net motion above this is handheld
-JITTER_MIN = 0.03
-PARALLAX_MIN = 0.42  # homography residual / motion above this: the camera translated
-ORBIT_OPPOSITE = 0.2  # both tails moving opposite ways, each at least this much: an orbit
-CRANE_SPREAD = 0.25  # 15th / 85th percentile of a vertical shift below this: the camera rose
-ROLL_FLOAT = 0.01  # rad of roll wander: a steadicam float
+def detect_move(frames: torch.Tensor) -> MoveGuess:
+    """The camera move a clip shows and its direction, from frames alone.
 
-
-def classify_move(estimate: MotionEstimate) -> MoveGuess:
-    """The dominant camera move of a clip and its direction, from a motion estimate."""
-    tot = estimate.total
-    tx, ty, zoom = float(tot[TX]), float(tot[TY]), float(tot[ZOOM])
-    lateral = math.hypot(tx, ty)
-    jit = estimate.jitter
-    if estimate.magnitude < STATIC_MAX and jit < JITTER_MIN:
-        return MoveGuess("static", "none", estimate.magnitude)
-    if jit > JITTER_MIN and jit > JITTER_RATIO * estimate.magnitude:
-        return MoveGuess("handheld", "none", jit)
-    translating = estimate.parallax > PARALLAX_MIN
-    # Zoom is a relative scale change; at the frame edge (half a width out) it moves content by
-    # zoom / 2 widths, which makes it comparable with a lateral shift.
-    if abs(zoom) * 0.5 > lateral:
-        direction_in = zoom > 0
-        if not translating:
-            return MoveGuess("zoom", "in" if direction_in else "out", abs(zoom))
-        if estimate.roll_wander > ROLL_FLOAT:
-            return MoveGuess("steadicam", "forward" if direction_in else "backward", abs(zoom))
-        return MoveGuess("dolly", "in" if direction_in else "out", abs(zoom))
-    horizontal = abs(tx) >= abs(ty)
-    lo, hi = estimate.spread_low, estimate.spread_high
-    if translating and horizontal and lo < -ORBIT_OPPOSITE and hi > ORBIT_OPPOSITE:
-        # Near content moves one way, far content the other: the camera arcs round the subject.
-        # Orbit left: the camera travels left, so near content slides right.
-        return MoveGuess("orbit", "left" if estimate.near_x > 0 else "right", lateral)
-    if horizontal:
-        # Content moving right means the camera went left (pan left or truck left).
-        direction = "left" if tx > 0 else "right"
-        return MoveGuess("truck" if translating else "pan", direction, lateral)
-    direction = "up" if ty > 0 else "down"  # content moving down: the camera went up
-    # Vertically the spread of the shift is the sharper cue: a crane leaves the horizon and sky
-    # almost still (low tail near 0) while a tilt moves every row by a similar amount.
-    spread = lo / hi if hi > 1e-6 else 1.0
-    return MoveGuess("crane" if spread < CRANE_SPREAD else "tilt", direction, lateral)
+    The kind is the one with the most probability over its directions; the direction is the most
+    likely among that kind's.
+    """
+    p = move_probabilities(frames)
+    kind_p = {kind: 0.0 for kind in MOVE_DIRECTIONS}
+    for (kind, _), q in zip(LABELS, p.tolist(), strict=True):
+        kind_p[kind] += q
+    kind = max(kind_p, key=kind_p.__getitem__)
+    direction = max(
+        (d for k, d in LABELS if k == kind), key=lambda d: float(p[LABELS.index((kind, d))])
+    )
+    return MoveGuess(kind, direction, kind_p[kind])
 
 
 @dataclass(frozen=True)
@@ -424,7 +227,7 @@ def camera_conformance(
         spec: the requested camera. fps: the clip's frame rate (for speeds).
     """
     est = estimate_camera_motion(frames)
-    guess = classify_move(est)
+    guess = detect_move(frames)
     want = spec.primary_move
     t = frames.shape[0]
     h, w = (frames.shape[1], frames.shape[2]) if frames.dtype == torch.uint8 else frames.shape[2:]

@@ -9,10 +9,10 @@ from generation.engine.metrics import (
     TY,
     ZOOM,
     camera_conformance,
-    classify_move,
+    detect_move,
     estimate_camera_motion,
-    optical_flow,
 )
+from generation.engine.optical_flow import optical_flow
 
 
 def _texture(h: int = 96, w: int = 96) -> torch.Tensor:
@@ -75,7 +75,7 @@ def test_global_translation_and_zoom_are_measured_with_their_sign():
 
 def test_a_still_clip_is_static_and_scores_full_marks_for_a_static_spec():
     frames = (_warp_sequence(lambda t: t) * 255).to(torch.uint8).permute(0, 2, 3, 1)
-    assert classify_move(estimate_camera_motion(frames)).kind == "static"
+    assert detect_move(frames).kind == "static"
     score = camera_conformance(frames, CameraSpec())
     assert score.move_match and score.score == 1.0
     wrong = camera_conformance(frames, CameraSpec(moves=(CameraMove("pan", "left"),)))

@@ -1,0 +1,83 @@
+"""Rendered clips for the camera-move classifier: labelled ground truth from the world.
+
+    python -m generation.engine.motion_data --out var/motion --chunks 0:60:2,1:20:2 --workers 2
+
+Chunk c holds `CHUNK` clips of one frame size (64x64 for even c, 128x72 for odd c), every move
+kind in turn, with random scenes, lenses, apertures, shutters and aspects — the distribution the
+conformance benchmark draws from, on seeds of its own (`SEED_BASE`), so the benchmark's tuning
+and held-out clips are never trained on.
+"""
+
+from __future__ import annotations
+
+import argparse
+import multiprocessing as mp
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from generation.engine.camera import MOVE_DIRECTIONS, MOVE_KINDS
+
+SEED_BASE = 2_000_000
+CHUNK = 100
+NUM_FRAMES = 16
+FPS = 24.0
+SIZES = ((64, 64), (72, 128))  # (height, width)
+
+
+def render_labelled(seed: int, kind: str, height: int, width: int):
+    """One clip of `kind` as the benchmark renders it: (video uint8 (T, H, W, 3), direction)."""
+    from generation.engine.world.renderer import render_clip
+    from generation.engine.world.scene import sample_scene
+    from generation.engine.world.specs import random_camera_spec
+
+    g = torch.Generator().manual_seed(seed)
+    spec = random_camera_spec(g, move=kind, compose_probability=0.0)
+    scene = sample_scene(g, focal_mm=spec.focal_mm)
+    clip = render_clip(scene, spec, num_frames=NUM_FRAMES, fps=FPS, height=height, width=width)
+    return clip.video.numpy(), spec.primary_move.direction
+
+
+def render_chunk(out: Path, chunk: int) -> Path:
+    path = out / f"chunk-{chunk:04d}.npz"
+    if path.exists():
+        return path
+    torch.set_num_threads(1)
+    h, w = SIZES[chunk % 2]
+    videos, kinds, directions = [], [], []
+    for i in range(chunk * CHUNK, (chunk + 1) * CHUNK):
+        kind = MOVE_KINDS[i % len(MOVE_KINDS)]
+        video, direction = render_labelled(SEED_BASE + i, kind, h, w)
+        videos.append(video)
+        kinds.append(MOVE_KINDS.index(kind))
+        directions.append(MOVE_DIRECTIONS[kind].index(direction))
+    tmp = path.with_suffix(".tmp.npz")
+    np.savez_compressed(
+        tmp, video=np.stack(videos), kind=np.array(kinds), direction=np.array(directions)
+    )
+    tmp.rename(path)
+    return path
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", type=Path, default=Path("var/motion"))
+    parser.add_argument(
+        "--chunks", default="0:20", help="comma-separated first:last[:step] chunk ranges"
+    )
+    parser.add_argument("--workers", type=int, default=2)
+    args = parser.parse_args()
+    args.out.mkdir(parents=True, exist_ok=True)
+    chunks = [c for part in args.chunks.split(",") for c in range(*map(int, part.split(":")))]
+    with mp.get_context("spawn").Pool(args.workers) as pool:
+        for path in pool.imap_unordered(_render_one, [(args.out, c) for c in chunks]):
+            print(path, flush=True)
+
+
+def _render_one(job: tuple[Path, int]) -> Path:
+    return render_chunk(*job)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,180 @@
+"""Train the camera-move classifier on rendered world clips (see `motion_data` for the clips).
+
+    python -m generation.engine.move_training --data var/motion --epochs 30 --ensemble 2 --all \
+        --export weights/move_classifier.safetensors
+
+Flow features are computed once per chunk and cached beside it. Chunks whose index ends in 9 are
+the validation split; training augments with the mirrored clip (left and right swapped).
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import multiprocessing as mp
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from generation.engine.camera import MOVE_KINDS
+from generation.engine.move_classifier import (
+    LABELS,
+    MIRROR_LABELS,
+    MoveNet,
+    flow_features,
+    mirror_features,
+)
+
+
+def chunk_features(path: Path) -> tuple[torch.Tensor, torch.Tensor]:
+    """Cached (features (N, C, G, G) float16, labels (N,)) for one rendered chunk."""
+    cache = path.with_suffix(".features.pt")
+    if cache.exists():
+        data = torch.load(cache)
+        return data["x"], data["y"]
+    torch.set_num_threads(1)
+    raw = np.load(path)
+    x = torch.stack([flow_features(torch.from_numpy(v)) for v in raw["video"]]).half()
+    y = torch.tensor(
+        [
+            LABELS.index((MOVE_KINDS[k], _direction(MOVE_KINDS[k], d)))
+            for k, d in zip(raw["kind"], raw["direction"], strict=True)
+        ]
+    )
+    torch.save({"x": x, "y": y}, cache)
+    return x, y
+
+
+def _direction(kind: str, index: int) -> str:
+    from generation.engine.camera import MOVE_DIRECTIONS
+
+    return MOVE_DIRECTIONS[kind][int(index)]
+
+
+def load_split(data: Path, workers: int) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
+    paths = sorted(p for p in data.glob("chunk-*.npz") if ".tmp" not in p.name)
+    if workers > 1:
+        with mp.get_context("spawn").Pool(workers) as pool:
+            feats = pool.map(chunk_features, paths)
+    else:
+        feats = [chunk_features(p) for p in paths]
+    split: dict[str, list] = {"train": [], "val": []}
+    for path, xy in zip(paths, feats, strict=True):
+        split["val" if int(path.stem.split("-")[1]) % 10 == 9 else "train"].append(xy)
+    return {
+        k: (torch.cat([x for x, _ in v]).float(), torch.cat([y for _, y in v]))
+        for k, v in split.items()
+        if v
+    }
+
+
+def accuracy(net: MoveNet, x: torch.Tensor, y: torch.Tensor) -> tuple[float, float]:
+    """(move-kind accuracy, direction accuracy where the kind is right)."""
+    net.eval()
+    with torch.no_grad():
+        pred = torch.cat([net(x[i : i + 512]).argmax(-1) for i in range(0, len(x), 512)])
+    kind = torch.tensor([MOVE_KINDS.index(LABELS[i][0]) for i in range(len(LABELS))])
+    kind_ok = kind[pred] == kind[y]
+    return float(kind_ok.float().mean()), float((pred == y)[kind_ok].float().mean())
+
+
+def train(
+    splits: dict[str, tuple[torch.Tensor, torch.Tensor]],
+    epochs: int,
+    *,
+    batch: int = 128,
+    lr: float = 2e-3,
+    seed: int = 0,
+) -> MoveNet:
+    """One network on `splits["train"]`, reporting `splits["val"]` (if any) every epoch."""
+    torch.manual_seed(seed)
+    x, y = splits["train"]
+    print(f"train {len(x)} clips, val {len(splits['val'][0]) if 'val' in splits else 0}")
+    net = MoveNet()
+    opt = torch.optim.AdamW(net.parameters(), lr=lr, weight_decay=0.05)
+    steps = epochs * math.ceil(len(x) / batch)
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, lr, total_steps=steps, pct_start=0.1)
+    for epoch in range(epochs):
+        net.train()
+        t0 = time.perf_counter()
+        order = torch.randperm(len(x))
+        total = 0.0
+        for i in range(0, len(x), batch):
+            idx = order[i : i + batch]
+            xb, yb = x[idx], y[idx]
+            flip = torch.rand(len(idx)) < 0.5
+            xb = torch.where(flip[:, None, None, None], mirror_features(xb), xb)
+            yb = torch.where(flip, MIRROR_LABELS[yb], yb)
+            loss = F.cross_entropy(net(xb), yb, label_smoothing=0.05)
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            sched.step()
+            total += loss.item() * len(idx)
+        line = f"epoch {epoch + 1}/{epochs} loss {total / len(x):.3f}"
+        if "val" in splits:
+            kind_acc, dir_acc = accuracy(net, *splits["val"])
+            line += f" val move {kind_acc:.1%} direction {dir_acc:.1%}"
+        print(f"{line} ({time.perf_counter() - t0:.0f} s)", flush=True)
+    return net.eval()
+
+
+def _train_member(job: tuple[Path, int, bool, int, int]) -> dict[str, torch.Tensor]:
+    data, epochs, use_all, seed, threads = job
+    torch.set_num_threads(threads)
+    splits = load_split(data, 1)
+    if use_all and "val" in splits:
+        val = splits.pop("val")
+        splits["train"] = tuple(torch.cat(p) for p in zip(splits["train"], val, strict=True))
+    return train(splits, epochs, seed=seed).state_dict()
+
+
+def export(nets: list[MoveNet], path: Path) -> None:
+    """Save an ensemble as one safetensors file, fp16, keys prefixed "net<i>."."""
+    from safetensors.torch import save_file
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tensors = {
+        f"net{i}.{k}": v.half().contiguous()
+        for i, net in enumerate(nets)
+        for k, v in net.state_dict().items()
+    }
+    save_file(tensors, str(path))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", type=Path, default=Path("var/motion"))
+    parser.add_argument("--epochs", type=int, default=40)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--ensemble", type=int, default=1, help="networks to train and ship")
+    parser.add_argument(
+        "--all", action="store_true", help="train on the validation chunks too (shipped weights)"
+    )
+    parser.add_argument("--export", type=Path)
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    load_split(args.data, args.workers)  # fill the feature caches in parallel
+    jobs = [(args.data, args.epochs, args.all, seed, args.threads) for seed in range(args.ensemble)]
+    if args.workers > 1 and args.ensemble > 1:
+        # Members train in parallel, one process each, splitting the threads between them.
+        jobs = [(*j[:-1], max(1, args.threads // args.workers)) for j in jobs]
+        with mp.get_context("spawn").Pool(min(args.workers, args.ensemble)) as pool:
+            states = pool.map(_train_member, jobs)
+    else:
+        states = [_train_member(j) for j in jobs]
+    nets = []
+    for state in states:
+        nets.append(MoveNet())
+        nets[-1].load_state_dict(state)
+    if args.export:
+        export(nets, args.export)
+        print(f"wrote {args.export}")
+
+
+if __name__ == "__main__":
+    main()

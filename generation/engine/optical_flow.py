@@ -1,0 +1,111 @@
+"""Dense optical flow between video frames: coarse-to-fine Lucas–Kanade in plain PyTorch.
+
+Shared by the conformance metric (which fits camera motion models to the flow) and the move
+classifier (which reads the flow field's structure). Frames are either uint8 (T, H, W, 3) as the
+renderer and video decoders give them, or float (T, 3, H, W) in [0, 1] as the VAE and pipeline
+give them.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+
+def to_gray(frames: torch.Tensor) -> torch.Tensor:
+    """(T, H, W) float luminance in [0, 1] from uint8 (T, H, W, 3) or float (T, 3, H, W)."""
+    if frames.dtype == torch.uint8:
+        x = frames.float().permute(0, 3, 1, 2) / 255.0
+    else:
+        x = frames.float()
+        if x.shape[1] != 3 and x.shape[-1] == 3:
+            x = x.permute(0, 3, 1, 2)
+    w = torch.tensor([0.299, 0.587, 0.114], dtype=x.dtype, device=x.device)
+    return (x * w[None, :, None, None]).sum(1)
+
+
+def _box(x: torch.Tensor, k: int) -> torch.Tensor:
+    return F.avg_pool2d(F.pad(x, (k // 2,) * 4, mode="replicate"), k, stride=1)
+
+
+def _grad(img: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    p = F.pad(img, (1, 1, 1, 1), mode="replicate")
+    gx = (p[..., 1:-1, 2:] - p[..., 1:-1, :-2]) / 2
+    gy = (p[..., 2:, 1:-1] - p[..., :-2, 1:-1]) / 2
+    return gx, gy
+
+
+def _warp(img: torch.Tensor, flow: torch.Tensor) -> torch.Tensor:
+    """Sample img (N, 1, H, W) at x + flow (N, 2, H, W) (pixels), border-clamped."""
+    _, _, h, w = img.shape
+    ys, xs = torch.meshgrid(
+        torch.arange(h, dtype=img.dtype), torch.arange(w, dtype=img.dtype), indexing="ij"
+    )
+    gx = (xs + flow[:, 0]) / max(w - 1, 1) * 2 - 1
+    gy = (ys + flow[:, 1]) / max(h - 1, 1) * 2 - 1
+    grid = torch.stack([gx, gy], -1)
+    return F.grid_sample(img, grid, mode="bilinear", padding_mode="border", align_corners=True)
+
+
+def optical_flow(
+    gray: torch.Tensor, *, window: int = 7, iterations: int = 3, min_size: int = 12
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Coarse-to-fine Lucas–Kanade flow between consecutive frames.
+
+    Args:
+        gray: (T, H, W) luminance.
+    Returns:
+        flow (T-1, 2, H, W) in pixels (frame t -> t+1) and confidence (T-1, H, W) >= 0.
+    """
+    i0 = gray[:-1, None]
+    i1 = gray[1:, None]
+    pyr0, pyr1 = [i0], [i1]
+    while min(pyr0[-1].shape[-2:]) // 2 >= min_size:
+        pyr0.append(F.avg_pool2d(pyr0[-1], 2))
+        pyr1.append(F.avg_pool2d(pyr1[-1], 2))
+    flow = torch.zeros(i0.shape[0], 2, *pyr0[-1].shape[-2:], dtype=gray.dtype)
+    conf = torch.zeros(i0.shape[0], *pyr0[-1].shape[-2:], dtype=gray.dtype)
+    for level in range(len(pyr0) - 1, -1, -1):
+        a, b = pyr0[level], pyr1[level]
+        if flow.shape[-2:] != a.shape[-2:]:
+            flow = F.interpolate(flow, size=a.shape[-2:], mode="bilinear", align_corners=False) * 2
+        ax, ay = _grad(a)
+        for _ in range(iterations):
+            bw = _warp(b, flow)
+            bx, by = _grad(bw)
+            gx, gy = (ax + bx) / 2, (ay + by) / 2
+            it = bw - a
+            sxx, syy, sxy = _box(gx * gx, window), _box(gy * gy, window), _box(gx * gy, window)
+            sxt, syt = _box(gx * it, window), _box(gy * it, window)
+            det = sxx * syy - sxy * sxy + 1e-9
+            du = -(syy * sxt - sxy * syt) / det
+            dv = -(sxx * syt - sxy * sxt) / det
+            step = torch.cat([du, dv], 1).clamp(-2, 2)
+            ok = (det > 1e-7).to(gray.dtype)
+            flow = flow + step * ok
+        tr = sxx + syy
+        conf = (tr / 2 - torch.sqrt(((sxx - syy) / 2) ** 2 + sxy * sxy)).clamp(min=0)[:, 0]
+    return flow, conf
+
+
+TEXTURE_HALF = 2e-4  # structure-tensor eigenvalue (luma² per px²) that counts as half-trusted
+HOP = 4  # frames per hop of accumulated flow
+
+
+def texture_weight(conf: torch.Tensor) -> torch.Tensor:
+    """How far to trust each flow vector, 0..1, from `optical_flow`'s confidence (..., H, W).
+
+    Absolute, not relative: a flat (or defocused) region gets no say even when the whole frame is
+    flat. A rim is zeroed because the warp clamps at the border.
+    """
+    h, w = conf.shape[-2:]
+    margin = max(2, min(h, w) // 16)
+    rim = torch.zeros(h, w, dtype=conf.dtype)
+    rim[margin : h - margin, margin : w - margin] = 1
+    return conf / (conf + TEXTURE_HALF) * rim
+
+
+def hop_indices(num_frames: int) -> list[int]:
+    """Frames 0, 4, 8, ... and the last: longer steps measure small motions with less summed
+    noise than one-frame steps."""
+    return [*range(0, num_frames - 1, HOP), num_frames - 1]
