@@ -5,10 +5,10 @@ From frames alone, two readings of the clip's optical flow (`optical_flow`):
 1. Which move: the camera-move classifier (`move_classifier`) reads the structure of the whole
    flow field — parallax, expansion, opposite motion about a still subject, jitter — and names the
    move and its direction.
-2. How much: robust fits (IRLS with Cauchy weights, so a walking figure or a bouncing ball does not
-   pull them) of a similarity model (translation, zoom, roll) per frame pair and to the flow
-   accumulated over the clip give the image speed of a pan, tilt or zoom and the focal change,
-   which are compared with what the spec asked for.
+2. How much: a robust fit (IRLS with Cauchy weights, so a walking figure or a bouncing ball does
+   not pull it) of a similarity model (translation, zoom, roll) to the flow accumulated over the
+   clip gives the image speed of a pan, tilt or zoom and the focal change, which are compared
+   with what the spec asked for.
 
 Frames are either uint8 (T, H, W, 3) as the renderer and video decoders give them, or float
 (T, 3, H, W) in [0, 1] as the VAE and pipeline give them; both are accepted.
@@ -34,19 +34,9 @@ from generation.engine.camera import (
 from generation.engine.move_classifier import LABELS, move_probabilities
 from generation.engine.optical_flow import hop_indices, optical_flow, texture_weight, to_gray
 
-# Parameter order of a similarity fit: translation x, y (fraction of frame width per frame),
-# zoom (relative scale change per frame), roll (rad per frame).
+# Parameter order of a similarity fit: translation x, y (fraction of frame width), zoom (relative
+# scale change), roll (rad).
 TX, TY, ZOOM, ROLL = 0, 1, 2, 3
-
-
-def _weighted_quantile(x: torch.Tensor, w: torch.Tensor, q: float) -> float:
-    """Quantile q of values x (M,) under non-negative weights w (M,)."""
-    if float(w.sum()) <= 0:
-        return 0.0
-    order = torch.argsort(x)
-    cw = torch.cumsum(w[order], 0)
-    i = int(torch.searchsorted(cw, q * cw[-1]).clamp(max=x.shape[0] - 1))
-    return float(x[order][i])
 
 
 def _similarity_design(xs: torch.Tensor, ys: torch.Tensor) -> torch.Tensor:
@@ -88,20 +78,15 @@ def _robust_fit(
 
 @dataclass(frozen=True)
 class MotionEstimate:
-    """Global image motion of a clip (all lengths are fractions of the frame width).
+    """Global image motion of a clip.
 
     Args:
-        pairs: (T-1, 4) similarity per frame pair: tx, ty (+ = image content moving right /
-            down), zoom (relative scale change), roll (rad).
-        total: (4,) the same fitted to the accumulated flow over the clip.
-        magnitude: median length of the accumulated flow over textured pixels.
-        texture: mean flow confidence (low: little to go on).
+        total: (4,) similarity fitted to the flow accumulated over the clip: tx, ty (fraction of
+            the frame width; + = image content moving right / down), zoom (relative scale
+            change), roll (rad).
     """
 
-    pairs: torch.Tensor
     total: torch.Tensor
-    magnitude: float
-    texture: float
 
 
 def estimate_camera_motion(frames: torch.Tensor) -> MotionEstimate:
@@ -114,31 +99,22 @@ def estimate_camera_motion(frames: torch.Tensor) -> MotionEstimate:
         raise ValueError(f"motion needs at least 2 frames, got {frames.shape[0]}")
     gray = to_gray(frames)
     _, h, w = gray.shape
-    flow, conf = optical_flow(gray)
     ys, xs = torch.meshgrid(
         torch.arange(h, dtype=gray.dtype), torch.arange(w, dtype=gray.dtype), indexing="ij"
     )
     xn = ((xs + 0.5 - w / 2) / (w / 2)).reshape(-1)
     yn = ((ys + 0.5 - h / 2) / (w / 2)).reshape(-1)
-    # Absolute texture weight: a flat (or defocused) region gets no say, even when the whole
-    # frame is flat (then the fit stays at zero motion: no evidence of a move).
-    weight = texture_weight(conf).reshape(conf.shape[0], -1)  # (T-1, M)
-    fl = flow.reshape(flow.shape[0], 2, -1) / (w / 2)  # (T-1, 2, M) in half-widths
-    sim = _similarity_design(xn, yn)
-    pairs, _ = _robust_fit(torch.cat([fl[:, 0], fl[:, 1]], 1), weight, sim)
     # Accumulated flow from a few longer hops (frame 0 -> 4 -> 8 ...): larger steps measure
-    # small motions with less summed noise than 15 one-frame steps.
-    long_flow, long_conf = optical_flow(gray[hop_indices(gray.shape[0])])
-    acc = long_flow.reshape(long_flow.shape[0], 2, -1).sum(0) / (w / 2)  # (2, M) half-widths
-    wacc = texture_weight(long_conf).reshape(long_conf.shape[0], -1).mean(0, keepdim=True)
-    total, _ = _robust_fit(torch.cat([acc[0], acc[1]])[None], wacc, sim)
-    magnitude = _weighted_quantile(acc.norm(dim=0), wacc[0], 0.5)
+    # small motions with less summed noise than one-frame steps.
+    flow, conf = optical_flow(gray[hop_indices(gray.shape[0])])
+    acc = flow.reshape(flow.shape[0], 2, -1).sum(0) / (w / 2)  # (2, M) half-widths
+    # A flat (or defocused) region gets no say, even when the whole frame is flat (then the fit
+    # stays at zero motion: no evidence of a move).
+    weight = texture_weight(conf).reshape(conf.shape[0], -1).mean(0, keepdim=True)
+    total, _ = _robust_fit(torch.cat([acc[0], acc[1]])[None], weight, _similarity_design(xn, yn))
     tot = total[0].clone()
     tot[TX : TY + 1] /= 2  # half-widths -> fraction of width
-    pairs[:, TX : TY + 1] /= 2
-    return MotionEstimate(
-        pairs=pairs, total=tot, magnitude=magnitude / 2, texture=float(conf.mean())
-    )
+    return MotionEstimate(total=tot)
 
 
 @dataclass(frozen=True)
