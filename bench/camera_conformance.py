@@ -23,13 +23,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script 
 
 from generation.engine.camera import MOVE_KINDS
 from generation.engine.metrics import detect_move
-from generation.engine.world.renderer import render_clip
-from generation.engine.world.scene import sample_scene
-from generation.engine.world.specs import random_camera_spec
+from generation.engine.motion_data import SIZES, render_move_clip
 
 RESULTS = Path(__file__).parent / "results"
 SEEDS = {"tuning": 500_000, "held-out": 900_000}
-SIZES = ((64, 64), (72, 128))
 
 
 def evaluate(per_move: int, split: str) -> dict:
@@ -43,11 +40,10 @@ def evaluate(per_move: int, split: str) -> dict:
     for i in range(per_move):
         h, w = SIZES[i % 2]
         for kind in MOVE_KINDS:
-            g = torch.Generator().manual_seed(base + 1000 * MOVE_KINDS.index(kind) + i)
-            spec = random_camera_spec(g, move=kind, compose_probability=0.0)
-            scene = sample_scene(g, focal_mm=spec.focal_mm)
             t0 = time.perf_counter()
-            clip = render_clip(scene, spec, num_frames=16, fps=24, height=h, width=w)
+            spec, scene, clip = render_move_clip(
+                base + 1000 * MOVE_KINDS.index(kind) + i, kind, h, w
+            )
             t1 = time.perf_counter()
             guess = detect_move(clip.video)
             est_s += time.perf_counter() - t1

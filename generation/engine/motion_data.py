@@ -17,7 +17,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from generation.engine.camera import MOVE_DIRECTIONS, MOVE_KINDS
+from generation.engine.camera import MOVE_KINDS
+from generation.engine.move_classifier import LABELS
 
 SEED_BASE = 2_000_000
 CHUNK = 100
@@ -26,8 +27,9 @@ FPS = 24.0
 SIZES = ((64, 64), (72, 128))  # (height, width)
 
 
-def render_labelled(seed: int, kind: str, height: int, width: int):
-    """One clip of `kind` as the benchmark renders it: (video uint8 (T, H, W, 3), direction)."""
+def render_move_clip(seed: int, kind: str, height: int, width: int):
+    """One clip of a `kind` move in a random scene, as both this data and the conformance
+    benchmark draw them: (spec, scene, rendered clip)."""
     from generation.engine.world.renderer import render_clip
     from generation.engine.world.scene import sample_scene
     from generation.engine.world.specs import random_camera_spec
@@ -36,7 +38,7 @@ def render_labelled(seed: int, kind: str, height: int, width: int):
     spec = random_camera_spec(g, move=kind, compose_probability=0.0)
     scene = sample_scene(g, focal_mm=spec.focal_mm)
     clip = render_clip(scene, spec, num_frames=NUM_FRAMES, fps=FPS, height=height, width=width)
-    return clip.video.numpy(), spec.primary_move.direction
+    return spec, scene, clip
 
 
 def render_chunk(out: Path, chunk: int) -> Path:
@@ -45,17 +47,14 @@ def render_chunk(out: Path, chunk: int) -> Path:
         return path
     torch.set_num_threads(1)
     h, w = SIZES[chunk % 2]
-    videos, kinds, directions = [], [], []
+    videos, labels = [], []
     for i in range(chunk * CHUNK, (chunk + 1) * CHUNK):
-        kind = MOVE_KINDS[i % len(MOVE_KINDS)]
-        video, direction = render_labelled(SEED_BASE + i, kind, h, w)
-        videos.append(video)
-        kinds.append(MOVE_KINDS.index(kind))
-        directions.append(MOVE_DIRECTIONS[kind].index(direction))
+        spec, _, clip = render_move_clip(SEED_BASE + i, MOVE_KINDS[i % len(MOVE_KINDS)], h, w)
+        move = spec.primary_move
+        videos.append(clip.video.numpy())
+        labels.append(LABELS.index((move.kind, move.direction)))
     tmp = path.with_suffix(".tmp.npz")
-    np.savez_compressed(
-        tmp, video=np.stack(videos), kind=np.array(kinds), direction=np.array(directions)
-    )
+    np.savez_compressed(tmp, video=np.stack(videos), label=np.array(labels))
     tmp.rename(path)
     return path
 

@@ -38,31 +38,31 @@ def chunk_features(path: Path) -> tuple[torch.Tensor, torch.Tensor]:
     torch.set_num_threads(1)
     raw = np.load(path)
     x = torch.stack([flow_features(torch.from_numpy(v)) for v in raw["video"]]).half()
-    y = torch.tensor(
-        [
-            LABELS.index((MOVE_KINDS[k], _direction(MOVE_KINDS[k], d)))
-            for k, d in zip(raw["kind"], raw["direction"], strict=True)
-        ]
-    )
+    y = torch.from_numpy(raw["label"]).long()
     torch.save({"x": x, "y": y}, cache)
     return x, y
 
 
-def _direction(kind: str, index: int) -> str:
-    from generation.engine.camera import MOVE_DIRECTIONS
-
-    return MOVE_DIRECTIONS[kind][int(index)]
+def _chunks(data: Path) -> list[Path]:
+    return sorted(p for p in data.glob("chunk-*.npz") if ".tmp" not in p.name)
 
 
-def load_split(data: Path, workers: int) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
-    paths = sorted(p for p in data.glob("chunk-*.npz") if ".tmp" not in p.name)
-    if workers > 1:
+def fill_caches(data: Path, workers: int) -> None:
+    """Compute the feature caches of every chunk, `workers` chunks at a time."""
+    todo = [p for p in _chunks(data) if not p.with_suffix(".features.pt").exists()]
+    if workers > 1 and len(todo) > 1:
         with mp.get_context("spawn").Pool(workers) as pool:
-            feats = pool.map(chunk_features, paths)
+            pool.map(chunk_features, todo)
     else:
-        feats = [chunk_features(p) for p in paths]
+        for path in todo:
+            chunk_features(path)
+
+
+def load_split(data: Path) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
+    """Features and labels of every chunk, as "train" and "val" (chunk index ending in 9)."""
+    paths = _chunks(data)
     split: dict[str, list] = {"train": [], "val": []}
-    for path, xy in zip(paths, feats, strict=True):
+    for path, xy in zip(paths, map(chunk_features, paths), strict=True):
         split["val" if int(path.stem.split("-")[1]) % 10 == 9 else "train"].append(xy)
     return {
         k: (torch.cat([x for x, _ in v]).float(), torch.cat([y for _, y in v]))
@@ -125,7 +125,7 @@ def train(
 def _train_member(job: tuple[Path, int, bool, int, int]) -> dict[str, torch.Tensor]:
     data, epochs, use_all, seed, threads = job
     torch.set_num_threads(threads)
-    splits = load_split(data, 1)
+    splits = load_split(data)
     if use_all and "val" in splits:
         val = splits.pop("val")
         splits["train"] = tuple(torch.cat(p) for p in zip(splits["train"], val, strict=True))
@@ -158,7 +158,7 @@ def main() -> None:
     parser.add_argument("--export", type=Path)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    load_split(args.data, args.workers)  # fill the feature caches in parallel
+    fill_caches(args.data, args.workers)
     jobs = [(args.data, args.epochs, args.all, seed, args.threads) for seed in range(args.ensemble)]
     if args.workers > 1 and args.ensemble > 1:
         # Members train in parallel, one process each, splitting the threads between them.
