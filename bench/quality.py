@@ -43,6 +43,7 @@ from generation.engine.train_presets import TRAIN_PRESETS
 from generation.engine.training import TRAIN_RENDER, build_trained_pipeline
 from generation.engine.transformer import SVT
 from generation.engine.world.characters import COLOURS
+from generation.engine.world.contact_sheet import stack_rows
 from generation.engine.world.dataset import WorldDatasetConfig, render_sample
 
 EVAL_SEED = 9_001
@@ -283,11 +284,7 @@ def contact_sheet(samples: list[dict], generated: dict, path: Path, *, rows: int
                 d.text((4, 20), s["spec"].primary_move.label, fill=(200, 200, 200))
                 d.text((4, 36), s["labels"]["subject_phrase"][:22], fill=(170, 170, 170))
             blocks.append(img)
-    sheet = Image.new("RGB", (blocks[0].width, sum(b.height + 2 for b in blocks)), (0, 0, 0))
-    y = 0
-    for b in blocks:
-        sheet.paste(b, (0, y))
-        y += b.height + 2
+    sheet = stack_rows(blocks)
     path.parent.mkdir(parents=True, exist_ok=True)
     sheet.save(path, optimize=True)
 

@@ -47,11 +47,16 @@ def contact_sheet(
         draw.text((6, 42), f"{scene.subject_kind}, {scene.lighting.mood}", fill=(170, 170, 170))
         draw.text((6, 56), f"{scene.ground.kind} ground", fill=(170, 170, 170))
         rows.append(row)
-    sheet = Image.new("RGB", (rows[0].width, sum(r.height + 2 for r in rows)), (0, 0, 0))
+    return stack_rows(rows)
+
+
+def stack_rows(rows: list[Image.Image], gap: int = 2) -> Image.Image:
+    """Rows of equal width one under another on black, `gap` pixels apart."""
+    sheet = Image.new("RGB", (rows[0].width, sum(r.height + gap for r in rows)), (0, 0, 0))
     y = 0
     for r in rows:
         sheet.paste(r, (0, y))
-        y += r.height + 2
+        y += r.height + gap
     return sheet
 
 
