@@ -85,10 +85,15 @@ def _label_map(mapping) -> torch.Tensor:
     return torch.tensor([LABELS.index((k, mapping(k, d))) for k, d in LABELS])
 
 
-# Label permutation under the exact symmetry used to augment training and to average predictions:
-# a mirrored clip shows the same move with left and right swapped. (Playing a clip backwards is
-# not one: motion blur trails the other way and the flow of a→b is not minus that of b→a.)
+# Label permutations under the two symmetries used to augment training and to average predictions:
+# a mirrored clip shows the same move with left and right swapped, and a clip played backwards
+# shows the opposite direction (a dolly in becomes a dolly out with its easing reversed). Both act
+# on the frames, so the features of the transformed clip are computed, never guessed; mirroring
+# the features themselves is exact too (`mirror_features`), reversing them is not (the flow of
+# a→b is not minus that of b→a at the same pixels).
 MIRROR_LABELS = _label_map(lambda k, d: _swap(d, ("left", "right")))
+_OPPOSITES = (("left", "right"), ("up", "down"), ("in", "out"), ("forward", "backward"))
+REVERSE_LABELS = _label_map(lambda k, d: next((_swap(d, p) for p in _OPPOSITES if d in p), d))
 
 
 def mirror_features(x: torch.Tensor) -> torch.Tensor:
@@ -145,14 +150,32 @@ def load_move_nets(path: Path = WEIGHTS) -> tuple[MoveNet, ...]:
     return tuple(nets)
 
 
+def symmetric_probabilities(
+    nets: tuple[MoveNet, ...], x: torch.Tensor, x_reversed: torch.Tensor
+) -> torch.Tensor:
+    """(N, len(LABELS)) probabilities from features of clips (N, C, G, G) and of the same clips
+    played backwards, averaged over the ensemble and the four views (as is, mirrored, reversed,
+    both)."""
+    views = (
+        (x, None),
+        (mirror_features(x), MIRROR_LABELS),
+        (x_reversed, REVERSE_LABELS),
+        (mirror_features(x_reversed), MIRROR_LABELS[REVERSE_LABELS]),
+    )
+    with torch.no_grad():
+        p = sum(
+            net(v).softmax(-1) if perm is None else net(v).softmax(-1)[:, perm]
+            for net in nets
+            for v, perm in views
+        )
+    return p / (len(views) * len(nets))
+
+
 def move_probabilities(
     frames: torch.Tensor, nets: tuple[MoveNet, ...] | None = None
 ) -> torch.Tensor:
-    """(len(LABELS),) probabilities, averaged over the ensemble and over the mirrored clip (so
-    a mirrored clip gets exactly the mirrored answer)."""
-    nets = nets or load_move_nets()
+    """(len(LABELS),) probabilities of one clip's move: a mirrored clip gets exactly the mirrored
+    answer, and the clip played backwards exactly the opposite direction."""
     x = flow_features(frames)[None]
-    xm = mirror_features(x)
-    with torch.no_grad():
-        p = sum(net(x).softmax(-1)[0] + net(xm).softmax(-1)[0][MIRROR_LABELS] for net in nets)
-    return p / (2 * len(nets))
+    x_reversed = flow_features(frames.flip(0))[None]
+    return symmetric_probabilities(nets or load_move_nets(), x, x_reversed)[0]

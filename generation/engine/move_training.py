@@ -3,8 +3,9 @@
     python -m generation.engine.move_training --data var/motion --epochs 30 --ensemble 2 --all \
         --export weights/move_classifier.safetensors
 
-Flow features are computed once per chunk and cached beside it. Chunks whose index ends in 9 are
-the validation split; training augments with the mirrored clip (left and right swapped).
+Flow features of every clip and of the clip played backwards are computed once per chunk and
+cached beside it. Chunks whose index ends in 9 are the validation split; training augments with
+the reversed clip (opposite direction) and the mirrored one (left and right swapped).
 """
 
 from __future__ import annotations
@@ -23,24 +24,29 @@ from generation.engine.camera import MOVE_KINDS
 from generation.engine.move_classifier import (
     LABELS,
     MIRROR_LABELS,
+    REVERSE_LABELS,
     MoveNet,
     flow_features,
     mirror_features,
+    symmetric_probabilities,
 )
 
 
-def chunk_features(path: Path) -> tuple[torch.Tensor, torch.Tensor]:
-    """Cached (features (N, C, G, G) float16, labels (N,)) for one rendered chunk."""
-    cache = path.with_suffix(".features.pt")
+def chunk_features(path: Path) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Cached (features (N, C, G, G) float16, features of the reversed clips, labels (N,)) for
+    one rendered chunk."""
+    cache = path.with_suffix(".flow.pt")
     if cache.exists():
         data = torch.load(cache)
-        return data["x"], data["y"]
+        return data["x"], data["xr"], data["y"]
     torch.set_num_threads(1)
     raw = np.load(path)
-    x = torch.stack([flow_features(torch.from_numpy(v)) for v in raw["video"]]).half()
+    videos = [torch.from_numpy(v) for v in raw["video"]]
+    x = torch.stack([flow_features(v) for v in videos]).half()
+    xr = torch.stack([flow_features(v.flip(0)) for v in videos]).half()
     y = torch.from_numpy(raw["label"]).long()
-    torch.save({"x": x, "y": y}, cache)
-    return x, y
+    torch.save({"x": x, "xr": xr, "y": y}, cache)
+    return x, xr, y
 
 
 def _chunks(data: Path) -> list[Path]:
@@ -49,49 +55,76 @@ def _chunks(data: Path) -> list[Path]:
 
 def fill_caches(data: Path, workers: int) -> None:
     """Compute the feature caches of every chunk, `workers` chunks at a time."""
-    todo = [p for p in _chunks(data) if not p.with_suffix(".features.pt").exists()]
+    todo = [p for p in _chunks(data) if not p.with_suffix(".flow.pt").exists()]
     if workers > 1 and len(todo) > 1:
         with mp.get_context("spawn").Pool(workers) as pool:
-            pool.map(chunk_features, todo)
+            pool.map(_cache, todo)
     else:
         for path in todo:
-            chunk_features(path)
+            _cache(path)
 
 
-def load_split(data: Path) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
-    """Features and labels of every chunk, as "train" and "val" (chunk index ending in 9)."""
+def _cache(path: Path) -> None:
+    chunk_features(path)
+
+
+Split = tuple[torch.Tensor, torch.Tensor, torch.Tensor]  # features, reversed features, labels
+
+
+def load_split(data: Path) -> dict[str, Split]:
+    """Every chunk's features and labels, as "train" and "val" (chunk index ending in 9)."""
     paths = _chunks(data)
     split: dict[str, list] = {"train": [], "val": []}
     for path, xy in zip(paths, map(chunk_features, paths), strict=True):
         split["val" if int(path.stem.split("-")[1]) % 10 == 9 else "train"].append(xy)
     return {
-        k: (torch.cat([x for x, _ in v]).float(), torch.cat([y for _, y in v]))
+        k: tuple(
+            torch.cat(parts).float() if i < 2 else torch.cat(parts)
+            for i, parts in enumerate(zip(*v, strict=True))
+        )
         for k, v in split.items()
         if v
     }
 
 
-def accuracy(net: MoveNet, x: torch.Tensor, y: torch.Tensor) -> tuple[float, float]:
-    """(move-kind accuracy, direction accuracy where the kind is right)."""
+def accuracy(net: MoveNet, x: torch.Tensor, xr: torch.Tensor, y: torch.Tensor):
+    """(move-kind accuracy, direction accuracy where the kind is right), read as the shipped
+    classifier reads: averaged over the mirrored and reversed views."""
     net.eval()
-    with torch.no_grad():
-        pred = torch.cat([net(x[i : i + 512]).argmax(-1) for i in range(0, len(x), 512)])
+    pred = torch.cat(
+        [
+            symmetric_probabilities((net,), x[i : i + 512], xr[i : i + 512]).argmax(-1)
+            for i in range(0, len(x), 512)
+        ]
+    )
     kind = torch.tensor([MOVE_KINDS.index(LABELS[i][0]) for i in range(len(LABELS))])
     kind_ok = kind[pred] == kind[y]
     return float(kind_ok.float().mean()), float((pred == y)[kind_ok].float().mean())
 
 
+def _augment(x, xr, y, reverse: bool):
+    """A random view of each clip: played backwards (when `reverse`) and/or mirrored."""
+    if reverse:
+        back = torch.rand(len(y)) < 0.5
+        x = torch.where(back[:, None, None, None], xr, x)
+        y = torch.where(back, REVERSE_LABELS[y], y)
+    flip = torch.rand(len(y)) < 0.5
+    x = torch.where(flip[:, None, None, None], mirror_features(x), x)
+    return x, torch.where(flip, MIRROR_LABELS[y], y)
+
+
 def train(
-    splits: dict[str, tuple[torch.Tensor, torch.Tensor]],
+    splits: dict[str, Split],
     epochs: int,
     *,
     batch: int = 128,
     lr: float = 2e-3,
     seed: int = 0,
+    reverse: bool = True,
 ) -> MoveNet:
     """One network on `splits["train"]`, reporting `splits["val"]` (if any) every epoch."""
     torch.manual_seed(seed)
-    x, y = splits["train"]
+    x, xr, y = splits["train"]
     print(f"train {len(x)} clips, val {len(splits['val'][0]) if 'val' in splits else 0}")
     net = MoveNet()
     opt = torch.optim.AdamW(net.parameters(), lr=lr, weight_decay=0.05)
@@ -104,10 +137,7 @@ def train(
         total = 0.0
         for i in range(0, len(x), batch):
             idx = order[i : i + batch]
-            xb, yb = x[idx], y[idx]
-            flip = torch.rand(len(idx)) < 0.5
-            xb = torch.where(flip[:, None, None, None], mirror_features(xb), xb)
-            yb = torch.where(flip, MIRROR_LABELS[yb], yb)
+            xb, yb = _augment(x[idx], xr[idx], y[idx], reverse)
             loss = F.cross_entropy(net(xb), yb, label_smoothing=0.05)
             opt.zero_grad()
             loss.backward()
@@ -122,14 +152,14 @@ def train(
     return net.eval()
 
 
-def _train_member(job: tuple[Path, int, bool, int, int]) -> dict[str, torch.Tensor]:
-    data, epochs, use_all, seed, threads = job
+def _train_member(job: tuple[Path, int, bool, bool, int, int]) -> dict[str, torch.Tensor]:
+    data, epochs, use_all, reverse, seed, threads = job
     torch.set_num_threads(threads)
     splits = load_split(data)
     if use_all and "val" in splits:
         val = splits.pop("val")
         splits["train"] = tuple(torch.cat(p) for p in zip(splits["train"], val, strict=True))
-    return train(splits, epochs, seed=seed).state_dict()
+    return train(splits, epochs, seed=seed, reverse=reverse).state_dict()
 
 
 def export(nets: list[MoveNet], path: Path) -> None:
@@ -155,11 +185,17 @@ def main() -> None:
     parser.add_argument(
         "--all", action="store_true", help="train on the validation chunks too (shipped weights)"
     )
+    parser.add_argument(
+        "--no-reverse", action="store_true", help="train without clips played backwards"
+    )
     parser.add_argument("--export", type=Path)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     fill_caches(args.data, args.workers)
-    jobs = [(args.data, args.epochs, args.all, seed, args.threads) for seed in range(args.ensemble)]
+    jobs = [
+        (args.data, args.epochs, args.all, not args.no_reverse, seed, args.threads)
+        for seed in range(args.ensemble)
+    ]
     if args.workers > 1 and args.ensemble > 1:
         # Members train in parallel, one process each, splitting the threads between them.
         jobs = [(*j[:-1], max(1, args.threads // args.workers)) for j in jobs]

@@ -13,6 +13,7 @@ from generation.engine.move_classifier import (
     GRID,
     LABELS,
     MIRROR_LABELS,
+    REVERSE_LABELS,
     flow_features,
     load_move_nets,
     mirror_features,
@@ -29,13 +30,20 @@ def _clip(move: CameraMove, seed: int, *, height: int = 64, width: int = 64, foc
     return render_clip(scene, spec, num_frames=16, fps=24, height=height, width=width).video, spec
 
 
-def test_every_move_and_direction_is_one_label_and_mirroring_swaps_left_and_right():
+def test_every_move_and_direction_is_one_label_with_its_mirror_and_its_reverse():
     assert len(LABELS) == sum(len(d) for d in MOVE_DIRECTIONS.values()) == len(set(LABELS))
     every = torch.arange(len(LABELS))
     assert torch.equal(MIRROR_LABELS[MIRROR_LABELS], every)
     assert LABELS[MIRROR_LABELS[LABELS.index(("pan", "left"))]] == ("pan", "right")
     assert LABELS[MIRROR_LABELS[LABELS.index(("dolly", "in"))]] == ("dolly", "in")
     assert LABELS[MIRROR_LABELS[LABELS.index(("orbit", "right"))]] == ("orbit", "left")
+    assert torch.equal(REVERSE_LABELS[REVERSE_LABELS], every)
+    reversed_ = {LABELS[i]: LABELS[j] for i, j in enumerate(REVERSE_LABELS.tolist())}
+    assert reversed_[("dolly", "in")] == ("dolly", "out")
+    assert reversed_[("tilt", "up")] == ("tilt", "down")
+    assert reversed_[("steadicam", "backward")] == ("steadicam", "forward")
+    assert reversed_[("pan", "left")] == ("pan", "right")
+    assert reversed_[("handheld", "none")] == ("handheld", "none")
 
 
 def test_mirrored_features_are_the_features_of_the_mirrored_clip():
@@ -94,6 +102,13 @@ def test_a_mirrored_clip_gets_exactly_the_mirrored_answer():
     p = move_probabilities(video)
     assert torch.allclose(move_probabilities(video.flip(2)), p[MIRROR_LABELS], atol=1e-3)
     assert LABELS[int(p.argmax())] == ("pan", "left")
+
+
+def test_a_clip_played_backwards_gets_exactly_the_opposite_direction():
+    video, _ = _clip(CameraMove("dolly", "in", speed=2.0), seed=42)
+    p = move_probabilities(video)
+    assert torch.allclose(move_probabilities(video.flip(0)), p[REVERSE_LABELS], atol=1e-3)
+    assert LABELS[int(p.argmax())] == ("dolly", "in")
 
 
 def test_conformance_scores_the_requested_move_against_the_detected_one():
