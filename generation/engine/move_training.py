@@ -1,7 +1,9 @@
 """Train the camera-move classifier on rendered world clips (see `motion_data` for the clips).
 
-    python -m generation.engine.move_training --data var/motion --epochs 30 --ensemble 2 --all \
+    python -m generation.engine.move_training --data var/motion --epochs 20 --ensemble 2 --all \
         --export weights/move_classifier.safetensors
+
+(docs/world/README.md has the commands behind the shipped ensemble.)
 
 Flow features of every clip and of the clip played backwards are computed once per chunk and
 cached beside it. Chunks whose index ends in 9 are the validation split; training augments with
@@ -27,6 +29,7 @@ from generation.engine.move_classifier import (
     REVERSE_LABELS,
     MoveNet,
     flow_features,
+    load_move_nets,
     mirror_features,
     symmetric_probabilities,
 )
@@ -189,6 +192,9 @@ def main() -> None:
         "--no-reverse", action="store_true", help="train without clips played backwards"
     )
     parser.add_argument("--export", type=Path)
+    parser.add_argument(
+        "--extend", type=Path, help="an ensemble file whose networks the export keeps too"
+    )
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     fill_caches(args.data, args.workers)
@@ -203,7 +209,7 @@ def main() -> None:
             states = pool.map(_train_member, jobs)
     else:
         states = [_train_member(j) for j in jobs]
-    nets = []
+    nets = list(load_move_nets(args.extend)) if args.extend else []
     for state in states:
         nets.append(MoveNet())
         nets[-1].load_state_dict(state)
