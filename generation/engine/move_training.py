@@ -68,7 +68,7 @@ def fill_caches(data: Path, workers: int) -> None:
 
 
 def _cache(path: Path) -> None:
-    chunk_features(path)
+    chunk_features(path)  # returns nothing, so a pool does not ship the features back
 
 
 Split = tuple[torch.Tensor, torch.Tensor, torch.Tensor]  # features, reversed features, labels
@@ -82,8 +82,8 @@ def load_split(data: Path) -> dict[str, Split]:
         split["val" if int(path.stem.split("-")[1]) % 10 == 9 else "train"].append(xy)
     return {
         k: tuple(
-            torch.cat(parts).float() if i < 2 else torch.cat(parts)
-            for i, parts in enumerate(zip(*v, strict=True))
+            torch.cat(parts).float() if parts[0].is_floating_point() else torch.cat(parts)
+            for parts in zip(*v, strict=True)
         )
         for k, v in split.items()
         if v
