@@ -11,7 +11,10 @@ convolutional network over the pooled field, trained on the world's exact labels
 Input: flow between consecutive frames and over 4-frame hops, pooled to a `GRID` x `GRID` grid
 weighted by texture confidence (a flat or defocused region gets no say), with the grid's own
 coordinates (in half-widths, so the aspect ratio is visible) and the first frame's coarse luma
-(where the sky and ground are). Any clip length is resampled to `FRAMES` frames.
+(where the sky and ground are); then flow measured directly across long spans of the clip (first
+to last frame, and each half). A slow move on a long lens shifts the image by well under a pixel
+per hop, and summing hops sums their noise; one long span measures the whole displacement, and
+the parallax in it, at once. Any clip length is resampled to `FRAMES` frames.
 """
 
 from __future__ import annotations
@@ -24,7 +27,13 @@ import torch.nn.functional as F
 from torch import nn
 
 from generation.engine.camera import MOVE_DIRECTIONS
-from generation.engine.optical_flow import hop_indices, optical_flow, texture_weight, to_gray
+from generation.engine.optical_flow import (
+    flow_between,
+    hop_indices,
+    optical_flow,
+    texture_weight,
+    to_gray,
+)
 
 GRID = 16
 FRAMES = 16
@@ -36,7 +45,12 @@ LABELS: tuple[tuple[str, str], ...] = tuple(
 )
 PAIRS = FRAMES - 1
 HOPS = len(hop_indices(FRAMES)) - 1
-CHANNELS = 3 * PAIRS + 3 * HOPS + 3  # (u, v, confidence) per pair and hop; x, y; luma
+SPANS = ((0, FRAMES - 1), (0, FRAMES // 2), (FRAMES // 2, FRAMES - 1))  # (from, to) frames
+_GRID_X = 3 * (PAIRS + HOPS)  # channel of the grid's x coordinate
+# (u, v, confidence) per pair and hop; x, y; luma. Networks trained before the spans existed
+# read only these, so the spans come after them.
+BASE_CHANNELS = _GRID_X + 3
+CHANNELS = BASE_CHANNELS + 3 * len(SPANS)  # (u, v, confidence) per span
 
 WEIGHTS = Path(__file__).resolve().parents[2] / "weights" / "move_classifier.safetensors"
 
@@ -63,6 +77,8 @@ def flow_features(frames: torch.Tensor) -> torch.Tensor:
         gray = gray[torch.linspace(0, t - 1, FRAMES).round().long()]
     flow, conf = optical_flow(gray)
     hop_flow, hop_conf = optical_flow(gray[hop_indices(FRAMES)])
+    start, end = zip(*SPANS, strict=True)
+    span_flow, span_conf = flow_between(gray[list(start)], gray[list(end)])
     xs = (torch.arange(GRID, dtype=gray.dtype) + 0.5) / GRID * 2 - 1
     ys = xs * (h / w)
     yy, xx = torch.meshgrid(ys, xs, indexing="ij")
@@ -72,6 +88,7 @@ def flow_features(frames: torch.Tensor) -> torch.Tensor:
             _pool(flow, conf, w).reshape(-1, GRID, GRID),
             _pool(hop_flow, hop_conf, w).reshape(-1, GRID, GRID),
             torch.stack([xx, yy, (luma - luma.mean()) * 4]),
+            _pool(span_flow, span_conf, w).reshape(-1, GRID, GRID),
         ]
     )
 
@@ -99,19 +116,23 @@ REVERSE_LABELS = _label_map(lambda k, d: next((_swap(d, p) for p in _OPPOSITES i
 def mirror_features(x: torch.Tensor) -> torch.Tensor:
     """Features (..., CHANNELS, GRID, GRID) of the left-right mirrored clip."""
     y = x.flip(-1).clone()
-    flows = y[..., : 3 * (PAIRS + HOPS), :, :].unflatten(-3, (PAIRS + HOPS, 3))
-    flows[..., 0, :, :] *= -1
-    y[..., -3, :, :] = x[..., -3, :, :]  # the grid's x coordinate stays put
+    for first, last in ((0, _GRID_X), (BASE_CHANNELS, CHANNELS)):
+        y[..., first:last:3, :, :] *= -1  # u of every (u, v, confidence)
+    y[..., _GRID_X, :, :] = x[..., _GRID_X, :, :]  # the grid's x coordinate stays put
     return y
 
 
 class MoveNet(nn.Module):
-    """Flow field (CHANNELS, GRID, GRID) -> logits over `LABELS`."""
+    """Flow field (CHANNELS, GRID, GRID) -> logits over `LABELS`, reading the first `channels`
+    feature channels (fewer for networks trained before later channels existed)."""
 
-    def __init__(self, width: int = 64, hidden: int = 256, dropout: float = 0.2):
+    def __init__(
+        self, channels: int = CHANNELS, width: int = 64, hidden: int = 256, dropout: float = 0.2
+    ):
         super().__init__()
+        self.channels = channels
         self.body = nn.Sequential(
-            nn.Conv2d(CHANNELS, width, 3, padding=1),
+            nn.Conv2d(channels, width, 3, padding=1),
             nn.GELU(),
             nn.Conv2d(width, width, 3, padding=1),
             nn.GELU(),
@@ -127,7 +148,7 @@ class MoveNet(nn.Module):
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.body(x)
+        return self.body(x[:, : self.channels])
 
 
 @functools.cache
@@ -141,11 +162,10 @@ def load_move_nets(path: Path = WEIGHTS) -> tuple[MoveNet, ...]:
     tensors = load_file(str(path))
     nets = []
     for i in sorted({int(k.split(".")[0][3:]) for k in tensors}):
-        net = MoveNet()
         prefix = f"net{i}."
-        net.load_state_dict(
-            {k[len(prefix) :]: v.float() for k, v in tensors.items() if k.startswith(prefix)}
-        )
+        state = {k[len(prefix) :]: v.float() for k, v in tensors.items() if k.startswith(prefix)}
+        net = MoveNet(channels=state["body.0.weight"].shape[1])
+        net.load_state_dict(state)
         nets.append(net.eval())
     return tuple(nets)
 

@@ -24,6 +24,7 @@ import torch.nn.functional as F
 
 from generation.engine.camera import MOVE_KINDS
 from generation.engine.move_classifier import (
+    CHANNELS,
     LABELS,
     MIRROR_LABELS,
     REVERSE_LABELS,
@@ -124,12 +125,13 @@ def train(
     lr: float = 2e-3,
     seed: int = 0,
     reverse: bool = True,
+    channels: int = CHANNELS,
 ) -> MoveNet:
     """One network on `splits["train"]`, reporting `splits["val"]` (if any) every epoch."""
     torch.manual_seed(seed)
     x, xr, y = splits["train"]
     print(f"train {len(x)} clips, val {len(splits['val'][0]) if 'val' in splits else 0}")
-    net = MoveNet()
+    net = MoveNet(channels=channels)
     opt = torch.optim.AdamW(net.parameters(), lr=lr, weight_decay=0.05)
     steps = epochs * math.ceil(len(x) / batch)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, lr, total_steps=steps, pct_start=0.1)
@@ -155,14 +157,14 @@ def train(
     return net.eval()
 
 
-def _train_member(job: tuple[Path, int, bool, bool, int, int]) -> dict[str, torch.Tensor]:
-    data, epochs, use_all, reverse, seed, threads = job
+def _train_member(job: tuple[Path, int, bool, bool, int, int, int]) -> dict[str, torch.Tensor]:
+    data, epochs, use_all, reverse, channels, seed, threads = job
     torch.set_num_threads(threads)
     splits = load_split(data)
     if use_all and "val" in splits:
         val = splits.pop("val")
         splits["train"] = tuple(torch.cat(p) for p in zip(splits["train"], val, strict=True))
-    return train(splits, epochs, seed=seed, reverse=reverse).state_dict()
+    return train(splits, epochs, seed=seed, reverse=reverse, channels=channels).state_dict()
 
 
 def export(nets: list[MoveNet], path: Path) -> None:
@@ -191,6 +193,13 @@ def main() -> None:
     parser.add_argument(
         "--no-reverse", action="store_true", help="train without clips played backwards"
     )
+    parser.add_argument(
+        "--channels",
+        type=int,
+        default=CHANNELS,
+        help=f"read only the first N of the {CHANNELS} feature channels (to measure what the "
+        "later ones add)",
+    )
     parser.add_argument("--export", type=Path)
     parser.add_argument(
         "--extend", type=Path, help="an ensemble file whose networks the export keeps too"
@@ -199,7 +208,7 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     fill_caches(args.data, args.workers)
     jobs = [
-        (args.data, args.epochs, args.all, not args.no_reverse, seed, args.threads)
+        (args.data, args.epochs, args.all, not args.no_reverse, args.channels, seed, args.threads)
         for seed in range(args.ensemble)
     ]
     if args.workers > 1 and args.ensemble > 1:
@@ -211,7 +220,7 @@ def main() -> None:
         states = [_train_member(j) for j in jobs]
     nets = list(load_move_nets(args.extend)) if args.extend else []
     for state in states:
-        nets.append(MoveNet())
+        nets.append(MoveNet(channels=args.channels))
         nets[-1].load_state_dict(state)
     if args.export:
         export(nets, args.export)

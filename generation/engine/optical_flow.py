@@ -47,9 +47,7 @@ def _warp(img: torch.Tensor, flow: torch.Tensor) -> torch.Tensor:
     return F.grid_sample(img, grid, mode="bilinear", padding_mode="border", align_corners=True)
 
 
-def optical_flow(
-    gray: torch.Tensor, *, window: int = 7, iterations: int = 3, min_size: int = 12
-) -> tuple[torch.Tensor, torch.Tensor]:
+def optical_flow(gray: torch.Tensor, **kwargs) -> tuple[torch.Tensor, torch.Tensor]:
     """Coarse-to-fine Lucas–Kanade flow between consecutive frames.
 
     Args:
@@ -57,14 +55,27 @@ def optical_flow(
     Returns:
         flow (T-1, 2, H, W) in pixels (frame t -> t+1) and confidence (T-1, H, W) >= 0.
     """
-    i0 = gray[:-1, None]
-    i1 = gray[1:, None]
+    return flow_between(gray[:-1], gray[1:], **kwargs)
+
+
+def flow_between(
+    first: torch.Tensor,
+    second: torch.Tensor,
+    *,
+    window: int = 7,
+    iterations: int = 3,
+    min_size: int = 12,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Coarse-to-fine Lucas–Kanade flow from each of `first` (N, H, W) to the same index of
+    `second`: flow (N, 2, H, W) in pixels and confidence (N, H, W) >= 0."""
+    i0 = first[:, None]
+    i1 = second[:, None]
     pyr0, pyr1 = [i0], [i1]
     while min(pyr0[-1].shape[-2:]) // 2 >= min_size:
         pyr0.append(F.avg_pool2d(pyr0[-1], 2))
         pyr1.append(F.avg_pool2d(pyr1[-1], 2))
-    flow = torch.zeros(i0.shape[0], 2, *pyr0[-1].shape[-2:], dtype=gray.dtype)
-    conf = torch.zeros(i0.shape[0], *pyr0[-1].shape[-2:], dtype=gray.dtype)
+    flow = torch.zeros(i0.shape[0], 2, *pyr0[-1].shape[-2:], dtype=first.dtype)
+    conf = torch.zeros(i0.shape[0], *pyr0[-1].shape[-2:], dtype=first.dtype)
     for level in range(len(pyr0) - 1, -1, -1):
         a, b = pyr0[level], pyr1[level]
         if flow.shape[-2:] != a.shape[-2:]:
@@ -81,7 +92,7 @@ def optical_flow(
             du = -(syy * sxt - sxy * syt) / det
             dv = -(sxx * syt - sxy * sxt) / det
             step = torch.cat([du, dv], 1).clamp(-2, 2)
-            ok = (det > 1e-7).to(gray.dtype)
+            ok = (det > 1e-7).to(first.dtype)
             flow = flow + step * ok
         tr = sxx + syy
         conf = (tr / 2 - torch.sqrt(((sxx - syy) / 2) ** 2 + sxy * sxy)).clamp(min=0)[:, 0]

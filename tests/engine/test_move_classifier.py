@@ -9,16 +9,20 @@ import torch
 from generation.engine.camera import MOVE_DIRECTIONS, ZOOM_LOG_PER_S, CameraMove, CameraSpec
 from generation.engine.metrics import camera_conformance, detect_move
 from generation.engine.move_classifier import (
+    BASE_CHANNELS,
     CHANNELS,
     GRID,
     LABELS,
     MIRROR_LABELS,
     REVERSE_LABELS,
+    MoveNet,
     flow_features,
     load_move_nets,
     mirror_features,
     move_probabilities,
+    symmetric_probabilities,
 )
+from generation.engine.move_training import export
 from generation.engine.world.renderer import render_clip
 from generation.engine.world.scene import sample_scene
 
@@ -62,6 +66,24 @@ def test_features_take_any_length_and_aspect_and_refuse_a_single_frame():
     assert torch.allclose(flow_features(floats), flow_features(video), atol=1e-4)
     with pytest.raises(ValueError, match="at least 2 frames"):
         flow_features(video[:1])
+
+
+def test_an_ensemble_mixes_networks_that_read_different_feature_channels(tmp_path: Path):
+    # Networks trained before the long-span channels existed read the first BASE_CHANNELS; an
+    # exported ensemble keeps each network's width, and the span channels change only the
+    # networks that read them.
+    torch.manual_seed(0)
+    path = tmp_path / "mixed.safetensors"
+    export([MoveNet(channels=BASE_CHANNELS), MoveNet()], path)
+    old, new = load_move_nets(path)
+    assert (old.channels, new.channels) == (BASE_CHANNELS, CHANNELS)
+    x = torch.randn(3, CHANNELS, GRID, GRID)
+    other_spans = x.clone()
+    other_spans[:, BASE_CHANNELS:] = torch.randn(3, CHANNELS - BASE_CHANNELS, GRID, GRID)
+    assert torch.equal(old(x), old(other_spans))
+    assert not torch.equal(new(x), new(other_spans))
+    p = symmetric_probabilities((old, new), x, x.flip(-1))
+    assert torch.allclose(p.sum(-1), torch.ones(3))
 
 
 def test_missing_weights_name_the_path(tmp_path: Path):
