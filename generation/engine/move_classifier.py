@@ -164,10 +164,15 @@ def load_move_nets(path: Path = WEIGHTS) -> tuple[MoveNet, ...]:
     for i in sorted({int(k.split(".")[0][3:]) for k in tensors}):
         prefix = f"net{i}."
         state = {k[len(prefix) :]: v.float() for k, v in tensors.items() if k.startswith(prefix)}
-        net = MoveNet(channels=state["body.0.weight"].shape[1])
-        net.load_state_dict(state)
-        nets.append(net.eval())
+        nets.append(net_from_state(state).eval())
     return tuple(nets)
+
+
+def net_from_state(state: dict[str, torch.Tensor]) -> MoveNet:
+    """A network with the weights of `state`, as wide as its first layer says."""
+    net = MoveNet(channels=state["body.0.weight"].shape[1])
+    net.load_state_dict(state)
+    return net
 
 
 def symmetric_probabilities(

@@ -32,6 +32,7 @@ from generation.engine.move_classifier import (
     flow_features,
     load_move_nets,
     mirror_features,
+    net_from_state,
     symmetric_probabilities,
 )
 
@@ -219,9 +220,7 @@ def main() -> None:
     else:
         states = [_train_member(j) for j in jobs]
     nets = list(load_move_nets(args.extend)) if args.extend else []
-    for state in states:
-        nets.append(MoveNet(channels=args.channels))
-        nets[-1].load_state_dict(state)
+    nets += map(net_from_state, states)
     if args.export:
         export(nets, args.export)
         print(f"wrote {args.export}")
