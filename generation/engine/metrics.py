@@ -31,7 +31,7 @@ from generation.engine.camera import (
     ease,
     focal_length_px,
 )
-from generation.engine.move_classifier import LABELS, move_probabilities
+from generation.engine.move_classifier import LABELS, MoveNet, move_probabilities
 from generation.engine.optical_flow import hop_indices, optical_flow, texture_weight, to_gray
 
 # Parameter order of a similarity fit: translation x, y (fraction of frame width), zoom (relative
@@ -130,13 +130,13 @@ class MoveGuess:
         return self.kind if self.direction == "none" else f"{self.kind} {self.direction}"
 
 
-def detect_move(frames: torch.Tensor) -> MoveGuess:
+def detect_move(frames: torch.Tensor, nets: tuple[MoveNet, ...] | None = None) -> MoveGuess:
     """The camera move a clip shows and its direction, from frames alone.
 
     The kind is the one with the most probability over its directions; the direction is the most
-    likely among that kind's.
+    likely among that kind's. `nets` defaults to the shipped classifier.
     """
-    p = move_probabilities(frames)
+    p = move_probabilities(frames, nets)
     kind_p = {kind: 0.0 for kind in MOVE_DIRECTIONS}
     for (kind, _), q in zip(LABELS, p.tolist(), strict=True):
         kind_p[kind] += q
