@@ -64,11 +64,15 @@ def _pool(flow: torch.Tensor, conf: torch.Tensor, width: int) -> torch.Tensor:
     return torch.cat([torch.asinh(mean * _FLOW_GAIN), den], 1)
 
 
-def flow_features(frames: torch.Tensor) -> torch.Tensor:
-    """(CHANNELS, GRID, GRID) input for `MoveNet` from uint8 (T, H, W, 3) or float (T, 3, H, W).
+def flow_features(frames: torch.Tensor, channels: int = CHANNELS) -> torch.Tensor:
+    """(channels, GRID, GRID) input for `MoveNet` from uint8 (T, H, W, 3) or float (T, 3, H, W).
 
     A clip of any length (>= 2 frames) is resampled to `FRAMES` frames spread over its duration.
+    `channels` is `CHANNELS`, or `BASE_CHANNELS` to skip the span flows when no network reads
+    them (a fifth of the flow work).
     """
+    if channels not in (BASE_CHANNELS, CHANNELS):
+        raise ValueError(f"features have {BASE_CHANNELS} or {CHANNELS} channels, not {channels}")
     if frames.shape[0] < 2:
         raise ValueError(f"a camera move needs at least 2 frames, got {frames.shape[0]}")
     gray = to_gray(frames)
@@ -77,20 +81,20 @@ def flow_features(frames: torch.Tensor) -> torch.Tensor:
         gray = gray[torch.linspace(0, t - 1, FRAMES).round().long()]
     flow, conf = optical_flow(gray)
     hop_flow, hop_conf = optical_flow(gray[hop_indices(FRAMES)])
-    start, end = zip(*SPANS, strict=True)
-    span_flow, span_conf = flow_between(gray[list(start)], gray[list(end)])
     xs = (torch.arange(GRID, dtype=gray.dtype) + 0.5) / GRID * 2 - 1
     ys = xs * (h / w)
     yy, xx = torch.meshgrid(ys, xs, indexing="ij")
     luma = F.adaptive_avg_pool2d(gray[:1, None], GRID)[0, 0]
-    return torch.cat(
-        [
-            _pool(flow, conf, w).reshape(-1, GRID, GRID),
-            _pool(hop_flow, hop_conf, w).reshape(-1, GRID, GRID),
-            torch.stack([xx, yy, (luma - luma.mean()) * 4]),
-            _pool(span_flow, span_conf, w).reshape(-1, GRID, GRID),
-        ]
-    )
+    parts = [
+        _pool(flow, conf, w).reshape(-1, GRID, GRID),
+        _pool(hop_flow, hop_conf, w).reshape(-1, GRID, GRID),
+        torch.stack([xx, yy, (luma - luma.mean()) * 4]),
+    ]
+    if channels == CHANNELS:
+        start, end = zip(*SPANS, strict=True)
+        span_flow, span_conf = flow_between(gray[list(start)], gray[list(end)])
+        parts.append(_pool(span_flow, span_conf, w).reshape(-1, GRID, GRID))
+    return torch.cat(parts)
 
 
 def _swap(direction: str, pair: tuple[str, str]) -> str:
@@ -114,7 +118,7 @@ REVERSE_LABELS = _label_map(lambda k, d: next((_swap(d, p) for p in _OPPOSITES i
 
 
 def mirror_features(x: torch.Tensor) -> torch.Tensor:
-    """Features (..., CHANNELS, GRID, GRID) of the left-right mirrored clip."""
+    """Features (..., CHANNELS or BASE_CHANNELS, GRID, GRID) of the left-right mirrored clip."""
     y = x.flip(-1).clone()
     for first, last in ((0, _GRID_X), (BASE_CHANNELS, CHANNELS)):
         y[..., first:last:3, :, :] *= -1  # u of every (u, v, confidence)
@@ -201,6 +205,8 @@ def move_probabilities(
 ) -> torch.Tensor:
     """(len(LABELS),) probabilities of one clip's move: a mirrored clip gets exactly the mirrored
     answer, and the clip played backwards exactly the opposite direction."""
-    x = flow_features(frames)[None]
-    x_reversed = flow_features(frames.flip(0))[None]
-    return symmetric_probabilities(nets or load_move_nets(), x, x_reversed)[0]
+    nets = nets or load_move_nets()
+    channels = max(net.channels for net in nets)  # the widest network's input, no more
+    x = flow_features(frames, channels)[None]
+    x_reversed = flow_features(frames.flip(0), channels)[None]
+    return symmetric_probabilities(nets, x, x_reversed)[0]

@@ -68,6 +68,27 @@ def test_features_take_any_length_and_aspect_and_refuse_a_single_frame():
         flow_features(video[:1])
 
 
+def test_networks_that_do_not_read_the_spans_get_the_same_answer_without_them():
+    # Detection computes the span flows only when a loaded network reads them.
+    video, _ = _clip(CameraMove("dolly", "in", speed=2.0), seed=17)
+    full = flow_features(video)
+    base = flow_features(video, BASE_CHANNELS)
+    assert torch.equal(base, full[:BASE_CHANNELS])
+    assert torch.equal(mirror_features(base), mirror_features(full)[:BASE_CHANNELS])
+    torch.manual_seed(0)
+    old = MoveNet(channels=BASE_CHANNELS).eval()
+    assert torch.allclose(
+        move_probabilities(video, (old,)), _full_width_probabilities(old, video), atol=1e-6
+    )
+    with pytest.raises(ValueError, match="not 61"):
+        flow_features(video, BASE_CHANNELS + 1)
+
+
+def _full_width_probabilities(net: MoveNet, video: torch.Tensor) -> torch.Tensor:
+    x, xr = flow_features(video)[None], flow_features(video.flip(0))[None]
+    return symmetric_probabilities((net,), x, xr)[0]
+
+
 def test_an_ensemble_mixes_networks_that_read_different_feature_channels(tmp_path: Path):
     # Networks trained before the long-span channels existed read the first BASE_CHANNELS; an
     # exported ensemble keeps each network's width, and the span channels change only the
