@@ -69,7 +69,7 @@ def flow_features(frames: torch.Tensor, channels: int = CHANNELS) -> torch.Tenso
 
     A clip of any length (>= 2 frames) is resampled to `FRAMES` frames spread over its duration.
     `channels` is `CHANNELS`, or `BASE_CHANNELS` to skip the span flows when no network reads
-    them (a fifth of the flow work).
+    them (about a sixth of the feature time).
     """
     if channels not in (BASE_CHANNELS, CHANNELS):
         raise ValueError(f"features have {BASE_CHANNELS} or {CHANNELS} channels, not {channels}")
