@@ -76,17 +76,23 @@ def test_networks_that_do_not_read_the_spans_get_the_same_answer_without_them():
     assert torch.equal(base, full[:BASE_CHANNELS])
     assert torch.equal(mirror_features(base), mirror_features(full)[:BASE_CHANNELS])
     torch.manual_seed(0)
-    old = MoveNet(channels=BASE_CHANNELS).eval()
+    old, new = MoveNet(channels=BASE_CHANNELS).eval(), MoveNet().eval()
     assert torch.allclose(
-        move_probabilities(video, (old,)), _full_width_probabilities(old, video), atol=1e-6
+        move_probabilities(video, (old,)), _full_width_probabilities((old,), video), atol=1e-6
+    )
+    # With a network that reads the spans loaded, every network gets them.
+    assert torch.allclose(
+        move_probabilities(video, (old, new)),
+        _full_width_probabilities((old, new), video),
+        atol=1e-6,
     )
     with pytest.raises(ValueError, match="not 61"):
         flow_features(video, BASE_CHANNELS + 1)
 
 
-def _full_width_probabilities(net: MoveNet, video: torch.Tensor) -> torch.Tensor:
+def _full_width_probabilities(nets: tuple[MoveNet, ...], video: torch.Tensor) -> torch.Tensor:
     x, xr = flow_features(video)[None], flow_features(video.flip(0))[None]
-    return symmetric_probabilities((net,), x, xr)[0]
+    return symmetric_probabilities(nets, x, xr)[0]
 
 
 def test_an_ensemble_mixes_networks_that_read_different_feature_channels(tmp_path: Path):
