@@ -179,6 +179,19 @@ def net_from_state(state: dict[str, torch.Tensor]) -> MoveNet:
     return net
 
 
+def widen_net(net: MoveNet, channels: int = CHANNELS) -> MoveNet:
+    """A copy of `net` reading `channels` feature channels, that answers exactly as `net` does:
+    the weights of the added inputs start at zero, so training on from it begins where `net` is
+    and learns what the new channels add."""
+    if channels < net.channels:
+        raise ValueError(f"cannot narrow a {net.channels}-channel network to {channels}")
+    state = {k: v.clone() for k, v in net.state_dict().items()}
+    first = state["body.0.weight"]
+    pad = first.new_zeros(first.shape[0], channels - first.shape[1], *first.shape[2:])
+    state["body.0.weight"] = torch.cat([first, pad], 1)
+    return net_from_state(state)
+
+
 def symmetric_probabilities(
     nets: tuple[MoveNet, ...], x: torch.Tensor, x_reversed: torch.Tensor
 ) -> torch.Tensor:

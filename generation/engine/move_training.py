@@ -16,6 +16,7 @@ import argparse
 import math
 import multiprocessing as mp
 import time
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -34,6 +35,7 @@ from generation.engine.move_classifier import (
     mirror_features,
     net_from_state,
     symmetric_probabilities,
+    widen_net,
 )
 
 
@@ -127,12 +129,21 @@ def train(
     seed: int = 0,
     reverse: bool = True,
     channels: int = CHANNELS,
+    start: MoveNet | None = None,
 ) -> MoveNet:
-    """One network on `splits["train"]`, reporting `splits["val"]` (if any) every epoch."""
+    """One network on `splits["train"]`, reporting `splits["val"]` (if any) every epoch.
+
+    From `start` (widened to `channels`) rather than from scratch when given: a network trained
+    on other clips goes on learning from these, so what it learnt from clips no longer on disk
+    is kept.
+    """
     torch.manual_seed(seed)
     x, xr, y = splits["train"]
     print(f"train {len(x)} clips, val {len(splits['val'][0]) if 'val' in splits else 0}")
-    net = MoveNet(channels=channels)
+    net = MoveNet(channels=channels) if start is None else widen_net(start, channels)
+    if start is not None and "val" in splits:
+        kind_acc, dir_acc = accuracy(net, *splits["val"])
+        print(f"start val move {kind_acc:.1%} direction {dir_acc:.1%}", flush=True)
     opt = torch.optim.AdamW(net.parameters(), lr=lr, weight_decay=0.05)
     steps = epochs * math.ceil(len(x) / batch)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, lr, total_steps=steps, pct_start=0.1)
@@ -158,14 +169,38 @@ def train(
     return net.eval()
 
 
-def _train_member(job: tuple[Path, int, bool, bool, int, int, int]) -> dict[str, torch.Tensor]:
-    data, epochs, use_all, reverse, channels, seed, threads = job
-    torch.set_num_threads(threads)
-    splits = load_split(data)
-    if use_all and "val" in splits:
+@dataclass(frozen=True)
+class MemberJob:
+    """How to train one network of an ensemble (picklable, for a worker process)."""
+
+    data: Path
+    epochs: int
+    use_all: bool
+    reverse: bool
+    channels: int
+    seed: int
+    threads: int
+    lr: float
+    resume: Path | None  # an ensemble file: network `seed` of it is where training starts
+
+
+def _train_member(job: MemberJob) -> dict[str, torch.Tensor]:
+    torch.set_num_threads(job.threads)
+    splits = load_split(job.data)
+    if job.use_all and "val" in splits:
         val = splits.pop("val")
         splits["train"] = tuple(torch.cat(p) for p in zip(splits["train"], val, strict=True))
-    return train(splits, epochs, seed=seed, reverse=reverse, channels=channels).state_dict()
+    start = load_move_nets(job.resume)[job.seed] if job.resume else None
+    net = train(
+        splits,
+        job.epochs,
+        lr=job.lr,
+        seed=job.seed,
+        reverse=job.reverse,
+        channels=job.channels,
+        start=start,
+    )
+    return net.state_dict()
 
 
 def export(nets: list[MoveNet], path: Path) -> None:
@@ -201,6 +236,13 @@ def main() -> None:
         help=f"read only the first N of the {CHANNELS} feature channels (to measure what the "
         "later ones add)",
     )
+    parser.add_argument("--lr", type=float, default=2e-3, help="peak learning rate")
+    parser.add_argument(
+        "--resume",
+        type=Path,
+        help="an ensemble file: network i of it is where member i starts (its first channels "
+        "keep their weights, added ones start at zero), so fresh clips add to what it learnt",
+    )
     parser.add_argument("--export", type=Path)
     parser.add_argument(
         "--extend", type=Path, help="an ensemble file whose networks the export keeps too"
@@ -208,13 +250,25 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     fill_caches(args.data, args.workers)
+    if args.resume and args.ensemble > len(load_move_nets(args.resume)):
+        parser.error(f"{args.resume} holds fewer than {args.ensemble} networks to resume")
     jobs = [
-        (args.data, args.epochs, args.all, not args.no_reverse, args.channels, seed, args.threads)
+        MemberJob(
+            data=args.data,
+            epochs=args.epochs,
+            use_all=args.all,
+            reverse=not args.no_reverse,
+            channels=args.channels,
+            seed=seed,
+            threads=args.threads,
+            lr=args.lr,
+            resume=args.resume,
+        )
         for seed in range(args.ensemble)
     ]
     if args.workers > 1 and args.ensemble > 1:
         # Members train in parallel, one process each, splitting the threads between them.
-        jobs = [(*j[:-1], max(1, args.threads // args.workers)) for j in jobs]
+        jobs = [replace(j, threads=max(1, args.threads // args.workers)) for j in jobs]
         with mp.get_context("spawn").Pool(min(args.workers, args.ensemble)) as pool:
             states = pool.map(_train_member, jobs)
     else:

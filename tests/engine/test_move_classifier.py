@@ -21,6 +21,7 @@ from generation.engine.move_classifier import (
     mirror_features,
     move_probabilities,
     symmetric_probabilities,
+    widen_net,
 )
 from generation.engine.move_training import export
 from generation.engine.world.renderer import render_clip
@@ -111,6 +112,21 @@ def test_an_ensemble_mixes_networks_that_read_different_feature_channels(tmp_pat
     assert not torch.equal(new(x), new(other_spans))
     p = symmetric_probabilities((old, new), x, x.flip(-1))
     assert torch.allclose(p.sum(-1), torch.ones(3))
+
+
+def test_a_widened_network_starts_as_the_network_and_can_learn_the_new_channels():
+    # Training on from a shipped network that predates the spans: it must begin answering exactly
+    # as before, whatever the spans hold, and the spans must get a gradient.
+    torch.manual_seed(0)
+    old = MoveNet(channels=BASE_CHANNELS).eval()
+    wide = widen_net(old).eval()
+    assert wide.channels == CHANNELS
+    x = torch.randn(4, CHANNELS, GRID, GRID)
+    assert torch.allclose(wide(x), old(x), atol=1e-6)
+    wide(x).logsumexp(-1).sum().backward()
+    assert wide.body[0].weight.grad[:, BASE_CHANNELS:].abs().sum() > 0
+    with pytest.raises(ValueError, match="cannot narrow"):
+        widen_net(wide, BASE_CHANNELS)
 
 
 def test_missing_weights_name_the_path(tmp_path: Path):
