@@ -252,10 +252,14 @@ def main() -> None:
         "--extend", type=Path, help="an ensemble file whose networks the export keeps too"
     )
     args = parser.parse_args()
+    if args.resume:  # before the feature caches, which can take many minutes
+        resumed = load_move_nets(args.resume)
+        if args.ensemble > len(resumed):
+            parser.error(f"{args.resume} holds fewer than {args.ensemble} networks to resume")
+        if args.channels < max(net.channels for net in resumed[: args.ensemble]):
+            parser.error(f"{args.resume} has networks wider than --channels {args.channels}")
     torch.set_num_threads(args.threads)
     fill_caches(args.data, args.workers)
-    if args.resume and args.ensemble > len(load_move_nets(args.resume)):
-        parser.error(f"{args.resume} holds fewer than {args.ensemble} networks to resume")
     jobs = [
         MemberJob(
             data=args.data,

@@ -6,6 +6,7 @@ from pathlib import Path
 import pytest
 import torch
 
+from generation.engine import move_training
 from generation.engine.camera import MOVE_DIRECTIONS, ZOOM_LOG_PER_S, CameraMove, CameraSpec
 from generation.engine.metrics import camera_conformance, detect_move
 from generation.engine.move_classifier import (
@@ -15,6 +16,7 @@ from generation.engine.move_classifier import (
     LABELS,
     MIRROR_LABELS,
     REVERSE_LABELS,
+    WEIGHTS,
     MoveNet,
     flow_features,
     load_move_nets,
@@ -127,6 +129,28 @@ def test_a_widened_network_starts_as_the_network_and_can_learn_the_new_channels(
     assert wide.body[0].weight.grad[:, BASE_CHANNELS:].abs().sum() > 0
     with pytest.raises(ValueError, match="cannot narrow"):
         widen_net(wide, BASE_CHANNELS)
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--ensemble", "5"], "fewer than 5 networks"),
+        (["--channels", str(BASE_CHANNELS)], f"wider than --channels {BASE_CHANNELS}"),
+    ],
+)
+def test_resuming_from_an_ensemble_that_cannot_serve_is_refused_before_any_work(
+    args, message, tmp_path: Path, monkeypatch, capsys
+):
+    # The shipped file holds four networks that read every channel. The refusal comes before
+    # the feature caches, which take minutes per chunk: this unreadable chunk is never opened.
+    chunk = tmp_path / "chunk-0000.npz"
+    chunk.write_bytes(b"not a chunk")
+    argv = ["move_training", "--data", str(tmp_path), "--resume", str(WEIGHTS), *args]
+    monkeypatch.setattr("sys.argv", argv)
+    with pytest.raises(SystemExit):
+        move_training.main()
+    assert message in capsys.readouterr().err
+    assert list(tmp_path.iterdir()) == [chunk]
 
 
 def test_missing_weights_name_the_path(tmp_path: Path):
