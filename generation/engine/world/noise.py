@@ -5,27 +5,45 @@ from __future__ import annotations
 import torch
 
 _MASK = 0xFFFFFFFF
+# Multipliers of the lattice hash: x, z, seed.
+_HX, _HZ, _HSEED = 374761393, 668265263, 1442695041
+
+
+def _lattice(ix: torch.Tensor, iz: torch.Tensor, seed: int) -> torch.Tensor:
+    """The hash's linear term, before masking: a neighbour one step along x adds `_HX`."""
+    return ix * _HX + iz * _HZ + (seed & 0xFFFF) * _HSEED
+
+
+def _finish_(h: torch.Tensor) -> torch.Tensor:
+    """Linear term -> uniform [0, 1), overwriting `h`. Masking after each product keeps int64
+    exact."""
+    h &= _MASK
+    h ^= h >> 13
+    h *= 1274126177
+    h &= _MASK
+    h ^= h >> 16
+    h &= 0xFFFFFF
+    return h.to(torch.float32).mul_(1.0 / 0x1000000)  # a power of two: exact
 
 
 def hash2(ix: torch.Tensor, iz: torch.Tensor, seed: int) -> torch.Tensor:
-    """Uniform [0, 1) per integer lattice point. Masking after each product keeps int64 exact."""
-    h = (ix * 374761393 + iz * 668265263 + (seed & 0xFFFF) * 1442695041) & _MASK
-    h = ((h ^ (h >> 13)) * 1274126177) & _MASK
-    h = h ^ (h >> 16)
-    return (h & 0xFFFFFF).to(torch.float32) / float(0x1000000)
+    """Uniform [0, 1) per integer lattice point."""
+    return _finish_(_lattice(ix, iz, seed))
 
 
 def value_noise(x: torch.Tensor, z: torch.Tensor, seed: int) -> torch.Tensor:
     """Smooth value noise in [0, 1] at continuous coordinates (any shape)."""
     fx, fz = torch.floor(x), torch.floor(z)
-    ix, iz = fx.to(torch.int64), fz.to(torch.int64)
     tx, tz = x - fx, z - fz
     tx = tx * tx * (3 - 2 * tx)
     tz = tz * tz * (3 - 2 * tz)
-    a = hash2(ix, iz, seed)
-    b = hash2(ix + 1, iz, seed)
-    c = hash2(ix, iz + 1, seed)
-    d = hash2(ix + 1, iz + 1, seed)
+    # The four corners hashed as one tensor, their linear terms offset from one: same values as
+    # four `hash2` calls in under half the time (the hash is most of a textured render).
+    base = _lattice(fx.to(torch.int64), fz.to(torch.int64), seed)
+    corners = torch.empty((4, *base.shape), dtype=torch.int64)
+    for i, offset in enumerate((0, _HX, _HZ, _HX + _HZ)):
+        torch.add(base, offset, out=corners[i])
+    a, b, c, d = _finish_(corners)
     out = (a + (b - a) * tx) * (1 - tz) + (c + (d - c) * tx) * tz
     return out.to(x.dtype)
 
