@@ -37,13 +37,12 @@ def value_noise(x: torch.Tensor, z: torch.Tensor, seed: int) -> torch.Tensor:
     tx, tz = x - fx, z - fz
     tx = tx * tx * (3 - 2 * tx)
     tz = tz * tz * (3 - 2 * tz)
-    # The four corners hashed as one tensor, their linear terms offset from one: same values as
-    # four `hash2` calls in under half the time (the hash is most of a textured render).
+    # The four corners hashed as one tensor, their linear terms offset from one: the same values
+    # as four `hash2` calls in 0.6 of the time at a 64 px frame's size (the hash is most of the
+    # noise's cost; at 200k points memory bounds both alike).
     base = _lattice(fx.to(torch.int64), fz.to(torch.int64), seed)
-    corners = torch.empty((4, *base.shape), dtype=torch.int64)
-    for i, offset in enumerate((0, _HX, _HZ, _HX + _HZ)):
-        torch.add(base, offset, out=corners[i])
-    a, b, c, d = _finish_(corners)
+    offsets = torch.tensor((0, _HX, _HZ, _HX + _HZ)).reshape(4, *(1,) * base.dim())
+    a, b, c, d = _finish_(base + offsets)
     out = (a + (b - a) * tx) * (1 - tz) + (c + (d - c) * tx) * tz
     return out.to(x.dtype)
 
