@@ -4,7 +4,7 @@
         --export weights/move_classifier.safetensors
 
     # or go on training an ensemble on fresh clips, starting from its networks:
-    python -m generation.engine.move_training --data var/motion-new --epochs 12 --ensemble 4 \
+    python -m generation.engine.move_training --data var/motion-new --epochs 24 --ensemble 4 \
         --all --lr 1e-3 --resume weights/move_classifier.safetensors --export FILE
 
 (docs/world/README.md has the commands behind the shipped ensemble.)
