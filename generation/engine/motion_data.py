@@ -3,7 +3,8 @@
     python -m generation.engine.motion_data --out var/motion --chunks 0:60:2,1:20:2 --workers 2
 
 Chunk c holds `CHUNK` clips of one frame size (64x64 for even c, 128x72 for odd c), every move
-kind in turn, with random scenes, lenses, apertures, shutters and aspects — the distribution the
+kind in turn (or only the `--kinds` given, to render more of the moves the classifier finds
+hardest), with random scenes, lenses, apertures, shutters and aspects — the distribution the
 conformance benchmark draws from, on seeds of its own (`SEED_BASE`), so the benchmark's tuning
 and held-out clips are never trained on.
 """
@@ -41,7 +42,7 @@ def render_move_clip(seed: int, kind: str, height: int, width: int):
     return spec, scene, clip
 
 
-def render_chunk(out: Path, chunk: int) -> Path:
+def render_chunk(out: Path, chunk: int, kinds: tuple[str, ...] = MOVE_KINDS) -> Path:
     path = out / f"chunk-{chunk:04d}.npz"
     if path.exists():
         return path
@@ -49,7 +50,7 @@ def render_chunk(out: Path, chunk: int) -> Path:
     h, w = SIZES[chunk % 2]
     videos, labels = [], []
     for i in range(chunk * CHUNK, (chunk + 1) * CHUNK):
-        spec, _, clip = render_move_clip(SEED_BASE + i, MOVE_KINDS[i % len(MOVE_KINDS)], h, w)
+        spec, _, clip = render_move_clip(SEED_BASE + i, kinds[i % len(kinds)], h, w)
         move = spec.primary_move
         videos.append(clip.video.numpy())
         labels.append(LABELS.index((move.kind, move.direction)))
@@ -66,15 +67,21 @@ def main() -> None:
         "--chunks", default="0:20", help="comma-separated first:last[:step] chunk ranges"
     )
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument(
+        "--kinds", default=",".join(MOVE_KINDS), help="comma-separated move kinds, in turn"
+    )
     args = parser.parse_args()
+    kinds = tuple(args.kinds.split(","))
+    if unknown := set(kinds) - set(MOVE_KINDS):
+        parser.error(f"unknown move kinds {sorted(unknown)}; choose from {', '.join(MOVE_KINDS)}")
     args.out.mkdir(parents=True, exist_ok=True)
     chunks = [c for part in args.chunks.split(",") for c in range(*map(int, part.split(":")))]
     with mp.get_context("spawn").Pool(args.workers) as pool:
-        for path in pool.imap_unordered(_render_one, [(args.out, c) for c in chunks]):
+        for path in pool.imap_unordered(_render_one, [(args.out, c, kinds) for c in chunks]):
             print(path, flush=True)
 
 
-def _render_one(job: tuple[Path, int]) -> Path:
+def _render_one(job: tuple[Path, int, tuple[str, ...]]) -> Path:
     return render_chunk(*job)
 
 
