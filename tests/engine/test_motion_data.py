@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 
@@ -34,6 +35,7 @@ def test_an_unknown_kind_is_refused_before_anything_renders(tmp_path):
         ],
         capture_output=True,
         text=True,
+        cwd=Path(__file__).resolve().parents[2],  # the repository root, where the module lives
     )
     assert run.returncode == 2
     assert "unknown move kinds ['spin']" in run.stderr
