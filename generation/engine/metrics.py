@@ -32,48 +32,16 @@ from generation.engine.camera import (
     focal_length_px,
 )
 from generation.engine.move_classifier import LABELS, MoveNet, move_probabilities
-from generation.engine.optical_flow import hop_indices, optical_flow, texture_weight, to_gray
-
-# Parameter order of a similarity fit: translation x, y (fraction of frame width), zoom (relative
-# scale change), roll (rad).
-TX, TY, ZOOM, ROLL = 0, 1, 2, 3
-
-
-def _similarity_design(xs: torch.Tensor, ys: torch.Tensor) -> torch.Tensor:
-    """(2M, 4) rows of the similarity flow model (translation, zoom, roll) for u then v at M
-    points (coordinates in half-widths)."""
-    o, z = torch.ones_like(xs), torch.zeros_like(xs)
-    u = torch.stack([o, z, xs, -ys], -1)
-    v = torch.stack([z, o, ys, xs], -1)
-    return torch.cat([u, v], 0)
-
-
-def _robust_fit(
-    obs: torch.Tensor, weight: torch.Tensor, a: torch.Tensor, iterations: int = 4
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """IRLS least squares with Cauchy weights, batched.
-
-    Args:
-        obs: (N, 2M) observed flow (u then v); weight: (N, M) texture weights; a: (2M, P).
-    Returns:
-        params (N, P) and residuals (N, 2M).
-    """
-    base = torch.cat([weight, weight], 1)
-    w = base
-    p = a.shape[1]
-    params = torch.zeros(obs.shape[0], p, dtype=obs.dtype)
-    resid = obs
-    for _ in range(iterations):
-        aw = a[None] * w[..., None]  # (N, 2M, P)
-        lhs = aw.transpose(1, 2) @ a[None] + 1e-6 * torch.eye(p, dtype=obs.dtype)
-        rhs = (aw * obs[..., None]).sum(1)
-        params = torch.linalg.solve(lhs, rhs)
-        resid = obs - params @ a.T
-        # Median residual among textured points: robust to a subject filling much of the frame.
-        masked = torch.where(base > 0.3, resid.abs(), torch.nan)
-        scale = masked.nanmedian(dim=1, keepdim=True).values.nan_to_num(1.0)
-        w = base / (1 + (resid / (2 * scale + 1e-6)) ** 2)
-    return params, resid
+from generation.engine.optical_flow import (
+    TX,
+    TY,
+    ZOOM,
+    fit_similarity,
+    hop_indices,
+    optical_flow,
+    texture_weight,
+    to_gray,
+)
 
 
 @dataclass(frozen=True)
@@ -98,20 +66,15 @@ def estimate_camera_motion(frames: torch.Tensor) -> MotionEstimate:
     if frames.shape[0] < 2:
         raise ValueError(f"motion needs at least 2 frames, got {frames.shape[0]}")
     gray = to_gray(frames)
-    _, h, w = gray.shape
-    ys, xs = torch.meshgrid(
-        torch.arange(h, dtype=gray.dtype), torch.arange(w, dtype=gray.dtype), indexing="ij"
-    )
-    xn = ((xs + 0.5 - w / 2) / (w / 2)).reshape(-1)
-    yn = ((ys + 0.5 - h / 2) / (w / 2)).reshape(-1)
+    w = gray.shape[-1]
     # Accumulated flow from a few longer hops (frame 0 -> 4 -> 8 ...): larger steps measure
     # small motions with less summed noise than one-frame steps.
     flow, conf = optical_flow(gray[hop_indices(gray.shape[0])])
-    acc = flow.reshape(flow.shape[0], 2, -1).sum(0) / (w / 2)  # (2, M) half-widths
+    acc = flow.sum(0, keepdim=True) / (w / 2)  # (1, 2, H, W) half-widths
     # A flat (or defocused) region gets no say, even when the whole frame is flat (then the fit
     # stays at zero motion: no evidence of a move).
-    weight = texture_weight(conf).reshape(conf.shape[0], -1).mean(0, keepdim=True)
-    total, _ = _robust_fit(torch.cat([acc[0], acc[1]])[None], weight, _similarity_design(xn, yn))
+    weight = texture_weight(conf).mean(0, keepdim=True)
+    total, _ = fit_similarity(acc, weight)
     tot = total[0].clone()
     tot[TX : TY + 1] /= 2  # half-widths -> fraction of width
     return MotionEstimate(total=tot)

@@ -120,3 +120,73 @@ def hop_indices(num_frames: int) -> list[int]:
     """Frames 0, 4, 8, ... and the last: longer steps measure small motions with less summed
     noise than one-frame steps."""
     return [*range(0, num_frames - 1, HOP), num_frames - 1]
+
+
+# Parameter order of a similarity fit: translation x, y, zoom (relative scale change), roll (rad).
+TX, TY, ZOOM, ROLL = 0, 1, 2, 3
+
+
+def half_width_coordinates(h: int, w: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """(H*W,) x and y of every pixel centre about the frame centre, in half-widths (so a frame's
+    aspect ratio shows in the range of y)."""
+    ys, xs = torch.meshgrid(
+        torch.arange(h, dtype=torch.float32), torch.arange(w, dtype=torch.float32), indexing="ij"
+    )
+    xn = (xs + 0.5 - w / 2) / (w / 2)
+    yn = (ys + 0.5 - h / 2) / (w / 2)
+    return xn.reshape(-1), yn.reshape(-1)
+
+
+def _similarity_design(xs: torch.Tensor, ys: torch.Tensor) -> torch.Tensor:
+    """(2M, 4) rows of the similarity flow model (translation, zoom, roll) for u then v at M
+    points."""
+    o, z = torch.ones_like(xs), torch.zeros_like(xs)
+    u = torch.stack([o, z, xs, -ys], -1)
+    v = torch.stack([z, o, ys, xs], -1)
+    return torch.cat([u, v], 0)
+
+
+def _robust_fit(
+    obs: torch.Tensor, weight: torch.Tensor, a: torch.Tensor, iterations: int = 4
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """IRLS least squares with Cauchy weights, batched.
+
+    Args:
+        obs: (N, 2M) observed flow (u then v); weight: (N, M) texture weights; a: (2M, P).
+    Returns:
+        params (N, P) and residuals (N, 2M).
+    """
+    base = torch.cat([weight, weight], 1)
+    w = base
+    p = a.shape[1]
+    params = torch.zeros(obs.shape[0], p, dtype=obs.dtype)
+    resid = obs
+    for _ in range(iterations):
+        aw = a[None] * w[..., None]  # (N, 2M, P)
+        lhs = aw.transpose(1, 2) @ a[None] + 1e-6 * torch.eye(p, dtype=obs.dtype)
+        rhs = (aw * obs[..., None]).sum(1)
+        params = torch.linalg.solve(lhs, rhs)
+        resid = obs - params @ a.T
+        # Median residual among textured points: robust to a subject filling much of the frame.
+        masked = torch.where(base > 0.3, resid.abs(), torch.nan)
+        scale = masked.nanmedian(dim=1, keepdim=True).values.nan_to_num(1.0)
+        w = base / (1 + (resid / (2 * scale + 1e-6)) ** 2)
+    return params, resid
+
+
+def fit_similarity(flow: torch.Tensor, weight: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """The similarity (translation, zoom, roll) that best explains each flow field, robustly (IRLS
+    with Cauchy weights, so a walking figure or a bouncing ball does not pull it).
+
+    Args:
+        flow: (N, 2, H, W) in half-widths; weight: (N, H, W) how far to trust each vector.
+    Returns:
+        params (N, 4) in `TX, TY, ZOOM, ROLL` order, translation in half-widths, and the residual
+        flow (N, 2, H, W): what a rotation about the optical axis and a uniform scale change do
+        not explain (parallax, a subject's own motion, a wide lens's perspective).
+    """
+    n, _, h, w = flow.shape
+    xn, yn = half_width_coordinates(h, w)
+    obs = flow.reshape(n, 2 * h * w)  # u then v
+    params, resid = _robust_fit(obs, weight.reshape(n, -1), _similarity_design(xn, yn))
+    return params, resid.reshape(n, 2, h, w)

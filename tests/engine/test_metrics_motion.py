@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import pytest
 import torch
 import torch.nn.functional as F
 
@@ -12,7 +13,7 @@ from generation.engine.metrics import (
     detect_move,
     estimate_camera_motion,
 )
-from generation.engine.optical_flow import optical_flow
+from generation.engine.optical_flow import fit_similarity, half_width_coordinates, optical_flow
 
 
 def _texture(h: int = 96, w: int = 96) -> torch.Tensor:
@@ -80,3 +81,20 @@ def test_a_still_clip_is_static_and_scores_full_marks_for_a_static_spec():
     assert score.move_match and score.score == 1.0
     wrong = camera_conformance(frames, CameraSpec(moves=(CameraMove("pan", "left"),)))
     assert not wrong.move_match and wrong.score < 0.5
+
+
+def test_the_similarity_fit_ignores_a_moving_subject_and_leaves_it_in_the_residual():
+    # A pan-and-zoom field over the whole frame, and a subject in one corner moving on its own:
+    # the fit recovers the camera's similarity, and the residual holds the subject and no more.
+    h, w = 48, 64
+    xn, yn = half_width_coordinates(h, w)
+    xs, ys = xn.reshape(h, w), yn.reshape(h, w)
+    tx, ty, zoom, roll = 0.05, -0.02, 0.03, 0.01
+    flow = torch.stack([tx + zoom * xs - roll * ys, ty + zoom * ys + roll * xs])[None]
+    subject = torch.zeros(h, w, dtype=torch.bool)
+    subject[4:16, 6:20] = True
+    flow[0, 0][subject] += 0.2
+    params, residual = fit_similarity(flow, torch.ones(1, h, w))
+    assert torch.allclose(params[0], torch.tensor([tx, ty, zoom, roll]), atol=2e-3)
+    assert float(residual[0, 0][subject].mean()) == pytest.approx(0.2, abs=5e-3)
+    assert float(residual[0][:, ~subject].abs().max()) < 5e-3
