@@ -126,11 +126,13 @@ def hop_indices(num_frames: int) -> list[int]:
 TX, TY, ZOOM, ROLL = 0, 1, 2, 3
 
 
-def half_width_coordinates(h: int, w: int) -> tuple[torch.Tensor, torch.Tensor]:
+def half_width_coordinates(
+    h: int, w: int, dtype: torch.dtype = torch.float32
+) -> tuple[torch.Tensor, torch.Tensor]:
     """(H*W,) x and y of every pixel centre about the frame centre, in half-widths (so a frame's
     aspect ratio shows in the range of y)."""
     ys, xs = torch.meshgrid(
-        torch.arange(h, dtype=torch.float32), torch.arange(w, dtype=torch.float32), indexing="ij"
+        torch.arange(h, dtype=dtype), torch.arange(w, dtype=dtype), indexing="ij"
     )
     xn = (xs + 0.5 - w / 2) / (w / 2)
     yn = (ys + 0.5 - h / 2) / (w / 2)
@@ -186,7 +188,7 @@ def fit_similarity(flow: torch.Tensor, weight: torch.Tensor) -> tuple[torch.Tens
         not explain (parallax, a subject's own motion, a wide lens's perspective).
     """
     n, _, h, w = flow.shape
-    xn, yn = half_width_coordinates(h, w)
+    xn, yn = half_width_coordinates(h, w, flow.dtype)
     obs = flow.reshape(n, 2 * h * w)  # u then v
     params, resid = _robust_fit(obs, weight.reshape(n, -1), _similarity_design(xn, yn))
     return params, resid.reshape(n, 2, h, w)
