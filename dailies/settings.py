@@ -26,7 +26,9 @@ if (BASE_DIR / ".env").exists():
 VAR_DIR = Path(env.str("DAILIES_VAR_DIR", default=str(BASE_DIR / "var"))).resolve()
 
 DEBUG = env.bool("DEBUG", default=False)
-SECRET_KEY = env.str("SECRET_KEY", default="")
+# Read as is: django-environ reads a value starting with "$" as the name of another variable,
+# and one key in fifty that get_random_secret_key() makes starts with "$".
+SECRET_KEY = os.environ.get("SECRET_KEY", "")
 if not SECRET_KEY:
     # The embedded stack keeps a per-install key under var/ so sessions survive restarts
     # without anyone having to invent a secret.
