@@ -24,6 +24,14 @@ def to_gray(frames: torch.Tensor) -> torch.Tensor:
     return (x * w[None, :, None, None]).sum(1)
 
 
+# Added to the structure tensor's diagonal before each Lucas–Kanade solve (luma² per px², a
+# two-hundredth of `TEXTURE_HALF`): where texture is faint or runs one way, the step shrinks
+# towards zero smoothly instead of being dropped. A hard cut on the tensor's determinant left
+# every vector of a low-contrast frame (a dusk sky, a defocused lawn, a night scene) at exactly
+# zero while `texture_weight` still trusted it by as much as 0.6, so a pan read as a still frame.
+LK_DAMPING = 1e-6
+
+
 def _box(x: torch.Tensor, k: int) -> torch.Tensor:
     return F.avg_pool2d(F.pad(x, (k // 2,) * 4, mode="replicate"), k, stride=1)
 
@@ -88,12 +96,11 @@ def flow_between(
             it = bw - a
             sxx, syy, sxy = _box(gx * gx, window), _box(gy * gy, window), _box(gx * gy, window)
             sxt, syt = _box(gx * it, window), _box(gy * it, window)
-            det = sxx * syy - sxy * sxy + 1e-9
-            du = -(syy * sxt - sxy * syt) / det
-            dv = -(sxx * syt - sxy * sxt) / det
-            step = torch.cat([du, dv], 1).clamp(-2, 2)
-            ok = (det > 1e-7).to(first.dtype)
-            flow = flow + step * ok
+            a11, a22 = sxx + LK_DAMPING, syy + LK_DAMPING
+            det = a11 * a22 - sxy * sxy
+            du = -(a22 * sxt - sxy * syt) / det
+            dv = -(a11 * syt - sxy * sxt) / det
+            flow = flow + torch.cat([du, dv], 1).clamp(-2, 2)
         tr = sxx + syy
         conf = (tr / 2 - torch.sqrt(((sxx - syy) / 2) ** 2 + sxy * sxy)).clamp(min=0)[:, 0]
     return flow, conf

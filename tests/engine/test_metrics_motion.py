@@ -13,7 +13,12 @@ from generation.engine.metrics import (
     detect_move,
     estimate_camera_motion,
 )
-from generation.engine.optical_flow import fit_similarity, half_width_coordinates, optical_flow
+from generation.engine.optical_flow import (
+    fit_similarity,
+    half_width_coordinates,
+    optical_flow,
+    texture_weight,
+)
 
 
 def _texture(h: int = 96, w: int = 96) -> torch.Tensor:
@@ -47,6 +52,19 @@ def test_flow_recovers_a_known_subpixel_shift():
     assert abs(float(inner[0].median()) - 1.0) < 0.1
     assert abs(float(inner[1].median())) < 0.1
     assert float(conf.mean()) > 0
+
+
+def test_flow_follows_a_faint_texture_that_texture_weight_still_trusts():
+    # A night scene or a defocused lawn: the same texture at a twentieth of the contrast. Its
+    # vectors must move with it, not stay at zero while the weight says they count.
+    tex = 0.2 + 0.05 * _texture()
+    a = tex[0, 0, 10:74, 10:74]
+    b = torch.roll(tex[0, 0], shifts=(0, 1), dims=(0, 1))[10:74, 10:74]
+    flow, conf = optical_flow(torch.stack([a, b]))
+    trusted = texture_weight(conf)[0] > 0.05
+    assert float(trusted.float().mean()) > 0.3
+    assert float(flow[0, 0][trusted].median()) == pytest.approx(1.0, abs=0.1)
+    assert float(flow[0, 1][trusted].abs().median()) < 0.1
 
 
 def _shift(dx):
