@@ -141,7 +141,7 @@ def test_a_widened_network_starts_as_the_network_and_can_learn_the_new_channels(
 def test_resuming_from_an_ensemble_that_cannot_serve_is_refused_before_any_work(
     args, message, tmp_path: Path, monkeypatch, capsys
 ):
-    # The shipped file holds twenty-four networks that read every channel. The refusal comes
+    # The shipped file holds four networks that read every channel. The refusal comes
     # before the feature caches, which take minutes per chunk: this unreadable chunk is never
     # opened.
     chunk = tmp_path / "chunk-0000.npz"
