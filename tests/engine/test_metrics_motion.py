@@ -43,11 +43,15 @@ def _warp_sequence(affine_per_frame, frames: int = 8, size: int = 64) -> torch.T
     return torch.stack(out)
 
 
-def test_flow_recovers_a_known_subpixel_shift():
-    tex = _texture()
+def _flow_of_one_pixel_shift(tex: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Flow and confidence from a 64x64 window of `tex` to the same window one pixel right."""
     a = tex[0, 0, 10:74, 10:74]
     b = torch.roll(tex[0, 0], shifts=(0, 1), dims=(0, 1))[10:74, 10:74]
-    flow, conf = optical_flow(torch.stack([a, b]))
+    return optical_flow(torch.stack([a, b]))
+
+
+def test_flow_recovers_a_known_subpixel_shift():
+    flow, conf = _flow_of_one_pixel_shift(_texture())
     inner = flow[0, :, 8:-8, 8:-8]
     assert abs(float(inner[0].median()) - 1.0) < 0.1
     assert abs(float(inner[1].median())) < 0.1
@@ -57,10 +61,7 @@ def test_flow_recovers_a_known_subpixel_shift():
 def test_flow_follows_a_faint_texture_that_texture_weight_still_trusts():
     # A night scene or a defocused lawn: the same texture at a twentieth of the contrast. Its
     # vectors must move with it, not stay at zero while the weight says they count.
-    tex = 0.2 + 0.05 * _texture()
-    a = tex[0, 0, 10:74, 10:74]
-    b = torch.roll(tex[0, 0], shifts=(0, 1), dims=(0, 1))[10:74, 10:74]
-    flow, conf = optical_flow(torch.stack([a, b]))
+    flow, conf = _flow_of_one_pixel_shift(0.2 + 0.05 * _texture())
     trusted = texture_weight(conf)[0] > 0.05
     assert float(trusted.float().mean()) > 0.3
     assert float(flow[0, 0][trusted].median()) == pytest.approx(1.0, abs=0.1)
