@@ -40,7 +40,7 @@ from generation.engine.camera import MOVE_KINDS
 from generation.engine.metrics import camera_conformance
 from generation.engine.pipeline import GenerationRequest, Mode
 from generation.engine.train_presets import TRAIN_PRESETS
-from generation.engine.training import TRAIN_RENDER, build_trained_pipeline
+from generation.engine.training.svt import TRAIN_RENDER, build_trained_pipeline
 from generation.engine.transformer import SVT
 from generation.engine.world.characters import COLOURS
 from generation.engine.world.contact_sheet import stack_rows

@@ -19,7 +19,6 @@ import contextlib
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from enum import StrEnum
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -30,6 +29,7 @@ from torch import Tensor
 from generation.engine import presets as engine_presets
 from generation.engine import weights as engine_weights
 from generation.engine.camera_features import CameraFeatures, camera_features, to_latent_frames
+from generation.engine.modes import Mode, Quality
 from generation.engine.sampling import EVALS_PER_STEP, SAMPLERS, SamplingCancelled
 from generation.engine.schedules import noise_to, resolution_shift, shifted_timesteps
 from generation.engine.transformer import SVT, SVTCondition, SVTConfig
@@ -47,20 +47,6 @@ __all__ = [
     "VideoPipeline",
     "build_pipeline",
 ]
-
-
-class Mode(StrEnum):
-    TEXT = "t2v"
-    IMAGE = "i2v"
-    RESTYLE = "v2v"
-    EXTEND = "extend"
-    KEYFRAMES = "keyframes"
-
-
-class Quality(StrEnum):
-    FLASH = "flash"
-    STANDARD = "standard"
-    PRO = "pro"
 
 
 @dataclass(frozen=True)

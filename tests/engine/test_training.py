@@ -10,7 +10,7 @@ import torch
 from generation.engine import weights as engine_weights
 from generation.engine.pipeline import build_pipeline
 from generation.engine.train_presets import TRAIN_PRESETS
-from generation.engine.training import (
+from generation.engine.training.svt import (
     HashTextEncoder,
     Trainer,
     condition_dropout,

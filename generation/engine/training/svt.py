@@ -1,6 +1,6 @@
 """Train the built-in model on the synthetic world: a VAE stage, then the SVT (rectified flow).
 
-python -m generation.engine.training --preset train --minutes 60 --device cpu --out var/train/train
+python -m generation.engine.training.svt --preset train --minutes 60 --device cpu --out var/train/train
 
 * Data: world clips rendered on the fly by DataLoader worker processes (one thread each;
   RUNTIME.md measured two 1-thread render processes beating one 2-thread process), one aspect

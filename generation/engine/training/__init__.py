@@ -1,0 +1,1 @@
+"""Trainers of the built-in model's stages. Never imported when serving."""
