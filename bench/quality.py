@@ -38,7 +38,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from generation.engine.camera import MOVE_KINDS
 from generation.engine.metrics import camera_conformance
-from generation.engine.pipeline import GenerationRequest, Mode
+from generation.engine.svt_pipeline import GenerationRequest, Mode
 from generation.engine.train_presets import TRAIN_PRESETS
 from generation.engine.training.svt import TRAIN_RENDER, build_trained_pipeline
 from generation.engine.transformer import SVT

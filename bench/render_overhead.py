@@ -104,7 +104,7 @@ def _run(args: argparse.Namespace, redis_url: str, var_dir: Path) -> int:
     from dailies.plans import plans_seed
     from generation import delivery, execution, runtime, services
     from generation.engine import video_io
-    from generation.engine.pipeline import GenerationRequest
+    from generation.engine.svt_pipeline import GenerationRequest
     from generation.models import Artifact, RenderJob
     from tests.stack import (
         JobWatcher,

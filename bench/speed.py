@@ -27,7 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from generation.delivery import deliver, delivery_size, native_frames_needed
 from generation.engine import video_io
-from generation.engine.pipeline import QUALITY_MODES, GenerationRequest, Quality
+from generation.engine.svt_pipeline import QUALITY_MODES, GenerationRequest, Quality
 from generation.engine.training.svt import build_trained_pipeline
 from generation.engine.transformer import SVTCondition
 

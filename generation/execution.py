@@ -30,7 +30,7 @@ from dailies.models import Mode
 from generation import delivery, progress, runtime, services
 from generation.engine import metrics, video_io
 from generation.engine.camera import CameraSpec
-from generation.engine.pipeline import GenerationRequest, SamplingCancelled
+from generation.engine.svt_pipeline import GenerationRequest, SamplingCancelled
 from generation.models import Artifact, RenderJob
 
 log = logging.getLogger(__name__)

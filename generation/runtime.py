@@ -11,7 +11,7 @@ from pathlib import Path
 
 from django.conf import settings
 
-from generation.engine.pipeline import VideoPipeline, build_pipeline
+from generation.engine.svt_pipeline import VideoPipeline, build_pipeline
 
 log = logging.getLogger(__name__)
 

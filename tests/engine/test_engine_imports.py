@@ -17,7 +17,7 @@ MODULES = [
     "generation.engine.video_io",
     "generation.engine.camera_features",
     "generation.engine.presets",
-    "generation.engine.pipeline",
+    "generation.engine.svt_pipeline",
 ]
 
 

@@ -6,7 +6,7 @@ import torch
 
 from generation.engine import camera as cam
 from generation.engine.camera_features import camera_features, to_latent_frames
-from generation.engine.pipeline import (
+from generation.engine.svt_pipeline import (
     QUALITY_MODES,
     GenerationRequest,
     Mode,

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from generation.engine import weights as engine_weights
-from generation.engine.pipeline import build_pipeline
+from generation.engine.svt_pipeline import build_pipeline
 from generation.engine.train_presets import TRAIN_PRESETS
 from generation.engine.training.svt import (
     HashTextEncoder,

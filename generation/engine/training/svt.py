@@ -545,7 +545,7 @@ def build_trained_pipeline(
 ) -> Any:
     """``build_pipeline`` for a training preset's weights, with bf16 autocast on by default
     (how the trainer samples)."""
-    from generation.engine.pipeline import build_pipeline
+    from generation.engine.svt_pipeline import build_pipeline
 
     return build_pipeline(
         TRAIN_PRESETS[preset].engine.name,
@@ -560,7 +560,7 @@ def sample_strip(trainer: Trainer, text_encoder: Any, path: Path, *, steps: int 
     """Contact strip of the EMA model on two held-out world clips: ground truth above each."""
     from PIL import Image
 
-    from generation.engine.pipeline import GenerationRequest, VideoPipeline
+    from generation.engine.svt_pipeline import GenerationRequest, VideoPipeline
 
     engine = dataclasses.replace(trainer.preset.engine, vae=trainer.vae.cfg)
     pipe = VideoPipeline(

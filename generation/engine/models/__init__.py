@@ -1,0 +1,1 @@
+"""The built-in model's learned stages: keyframe, depth and refiner networks, and shared blocks."""
