@@ -20,16 +20,13 @@ from generation.engine.camera import (
     circle_of_confusion_px,
     focal_length_px,
 )
+from generation.engine.optics import apply_depth_of_field
 from generation.engine.world.geometry import any_hit, nearest_hit, surface
 from generation.engine.world.lighting import sky_colour
 from generation.engine.world.primitives import PrimitiveSet, stack_primitives
 from generation.engine.world.scene import Scene, scene_primitives
 from generation.engine.world.textures import ground_colour
 
-# Sub-pixel blur radii (pixels, Gaussian sigma) of the depth-of-field stack.
-_DOF_SIGMAS = (0.0, 0.6, 1.2, 2.4, 4.8, 9.6)
-# A disk of diameter c has the spread of a Gaussian with sigma ≈ c / (2·sqrt(2)).
-_COC_TO_SIGMA = 1.0 / (2.0 * math.sqrt(2.0))
 _FOG_M = 120.0
 
 
@@ -172,39 +169,6 @@ def _shade(
     return colour, t
 
 
-def _gaussian_blur(img: torch.Tensor, sigma: float) -> torch.Tensor:
-    """Separable Gaussian blur of (N, C, H, W) with reflect padding."""
-    if sigma <= 0:
-        return img
-    radius = max(1, math.ceil(3 * sigma))
-    radius = min(radius, img.shape[-1] - 1, img.shape[-2] - 1)
-    x = torch.arange(-radius, radius + 1, dtype=img.dtype, device=img.device)
-    k = torch.exp(-(x * x) / (2 * sigma * sigma))
-    k = k / k.sum()
-    c = img.shape[1]
-    out = F.pad(img, (radius, radius, 0, 0), mode="reflect")
-    out = F.conv2d(out, k.view(1, 1, 1, -1).expand(c, 1, 1, -1).contiguous(), groups=c)
-    out = F.pad(out, (0, 0, radius, radius), mode="reflect")
-    return F.conv2d(out, k.view(1, 1, -1, 1).expand(c, 1, -1, 1).contiguous(), groups=c)
-
-
-def apply_depth_of_field(image: torch.Tensor, coc_px: torch.Tensor) -> torch.Tensor:
-    """Blur each pixel by its circle of confusion: a stack of Gaussian levels, blended per pixel.
-
-    Args:
-        image: (N, 3, H, W) linear colour. coc_px: (N, H, W) blur-circle diameters in pixels.
-    """
-    sigma = (coc_px * _COC_TO_SIGMA).clamp(max=_DOF_SIGMAS[-1])
-    levels = torch.stack([_gaussian_blur(image, s) for s in _DOF_SIGMAS], 0)  # (L, N, 3, H, W)
-    lv = torch.tensor(_DOF_SIGMAS, dtype=image.dtype, device=image.device)
-    hi = torch.searchsorted(lv, sigma.contiguous()).clamp(1, len(_DOF_SIGMAS) - 1)  # (N, H, W)
-    lo = hi - 1
-    w = ((sigma - lv[lo]) / (lv[hi] - lv[lo])).clamp(0, 1)
-    pick_lo = torch.gather(levels, 0, lo[None, :, None].expand(1, -1, 3, -1, -1))[0]
-    pick_hi = torch.gather(levels, 0, hi[None, :, None].expand(1, -1, 3, -1, -1))[0]
-    return pick_lo * (1 - w[:, None]) + pick_hi * w[:, None]
-
-
 def render_clip(
     scene: Scene,
     spec: CameraSpec,
@@ -216,11 +180,18 @@ def render_clip(
     config: RenderConfig = RenderConfig(),  # noqa: B008 - frozen, shared default is safe
     device: torch.device | str = "cpu",
     dtype: torch.dtype = torch.float32,
+    frames: list[int] | None = None,
+    scene_time: float | None = None,
 ) -> RenderedClip:
     """Render `num_frames` frames of `scene` through the camera `spec`.
 
     Frame i integrates sub-frame renders over [i/fps, i/fps + shutter/360/fps] (motion blur),
     then applies thin-lens depth of field from that frame's depth buffer.
+
+    Args:
+        frames: render only these frame indices (the camera still follows the whole shot).
+        scene_time: hold every object where it is at this time (a still world seen by a moving
+            camera); None lets the physics and the characters run.
     """
     torch.set_flush_denormal(True)
     device = torch.device(device)
@@ -229,11 +200,16 @@ def render_clip(
     exposure = spec.shutter_deg / 360.0 / fps
     offs = [0.0] if m == 1 else [(k + 0.5) / m * exposure for k in range(m)]
     frame_t = np.arange(num_frames) / fps
+    if frames is not None:
+        frame_t = frame_t[list(frames)]
     times = (frame_t[:, None] + np.array(offs)[None]).reshape(-1)  # (T*m,)
     ss = max(1, config.supersample)
     hh, ww = height * ss, width * ss
     poses = camera_pose_at(spec, torch.as_tensor(times), duration, scene.camera, dtype=dtype)
-    prims = stack_primitives(scene_primitives(scene, times), len(times), device=device, dtype=dtype)
+    object_times = times if scene_time is None else np.full_like(times, scene_time)
+    prims = stack_primitives(
+        scene_primitives(scene, object_times), len(times), device=device, dtype=dtype
+    )
     o, d, forward, f_px = _rays(poses, hh, ww, dtype, device)
     n_prims = max(1, prims.spheres.count + prims.boxes.count + prims.cylinders.count)
     chunk = max(1, config.chunk_elements // (hh * ww * n_prims))
@@ -253,8 +229,9 @@ def render_clip(
         z = dist * (d[s:e] * forward[s:e, None]).sum(-1)
         colours.append(col)
         depths.append(z)
-    colour = torch.cat(colours).view(num_frames, m, hh, ww, 3).mean(1)  # (T, hh, ww, 3)
-    depth = torch.cat(depths).view(num_frames, m, hh, ww)[:, m // 2]
+    count = len(frame_t)
+    colour = torch.cat(colours).view(count, m, hh, ww, 3).mean(1)  # (T, hh, ww, 3)
+    depth = torch.cat(depths).view(count, m, hh, ww)[:, m // 2]
     img = colour.permute(0, 3, 1, 2)  # (T, 3, hh, ww)
     if ss > 1:
         img = F.avg_pool2d(img, ss)
@@ -273,7 +250,7 @@ def render_clip(
                     width,
                     height,
                 )
-                for i in range(num_frames)
+                for i in range(count)
             ]
         )
         img = apply_depth_of_field(img, coc)
