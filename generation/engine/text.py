@@ -99,6 +99,33 @@ class TextEncoder:
         pooled = F.normalize(states.mean(dim=0), dim=-1)  # (384,): no padding in a batch of one
         return states, pooled
 
+    @torch.inference_mode()
+    def encode_many(self, prompts: Sequence[str], batch_size: int = 128) -> TextBatch:
+        """Encode many prompts in padded batches, bypassing the cache (training data).
+
+        Gives the same states as `encode` up to float rounding: MiniLM masks padding out of
+        attention, and the pooled mean runs over real tokens only.
+        """
+        chunks = []
+        for first in range(0, len(prompts), batch_size):
+            batch = self._tokenizer(
+                list(prompts[first : first + batch_size]),
+                truncation=True,
+                max_length=self.max_length,
+                padding=True,
+                return_tensors="pt",
+            ).to(self.device)
+            states = self._model(**batch).last_hidden_state.float()  # (b, L, 384)
+            mask = batch["attention_mask"].bool()  # (b, L)
+            states = states * mask[..., None]
+            pooled = F.normalize(states.sum(1) / mask.sum(1, keepdim=True), dim=-1)
+            chunks.append((states, mask, pooled))
+        length = max(s.shape[1] for s, _, _ in chunks)
+        tokens = torch.cat([F.pad(s, (0, 0, 0, length - s.shape[1])) for s, _, _ in chunks])
+        mask = torch.cat([F.pad(m, (0, length - m.shape[1])) for _, m, _ in chunks])
+        pooled = torch.cat([p for _, _, p in chunks])
+        return TextBatch(tokens=tokens.to(self.dtype), mask=mask, pooled=pooled.to(self.dtype))
+
     def encode(self, prompts: Sequence[str]) -> TextBatch:
         """Encode prompts (each cached), pad to the longest.
 

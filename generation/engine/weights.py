@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import typing
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -30,31 +31,39 @@ def _paths(directory: str | Path, name: str) -> tuple[Path, Path]:
 
 
 def _to_json(value: Any) -> Any:
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return config_to_dict(value)
     if isinstance(value, tuple):
-        return list(value)
+        return [_to_json(v) for v in value]
     return value
 
 
 def config_to_dict(config: Any) -> dict[str, Any]:
-    """A frozen dataclass config as a JSON-ready dict (tuples become lists)."""
+    """A frozen dataclass config as a JSON-ready dict (tuples become lists, nested configs
+    nested dicts)."""
     return {f.name: _to_json(getattr(config, f.name)) for f in dataclasses.fields(config)}
 
 
+def _from_json(hint: Any, value: Any) -> Any:
+    if isinstance(hint, type) and dataclasses.is_dataclass(hint) and isinstance(value, dict):
+        return config_from_dict(hint, value)
+    if typing.get_origin(hint) is tuple and isinstance(value, list):
+        return tuple(value)
+    return value
+
+
 def config_from_dict(config_cls: type[C], data: dict[str, Any]) -> C:
-    """Rebuild a config dataclass; lists become tuples where the default is a tuple.
+    """Rebuild a config dataclass from `config_to_dict`'s output, by the fields' type hints.
 
     Unknown keys are an error rather than silently dropped: a config from a newer model must not
     build a different network.
     """
-    fields = {f.name: f for f in dataclasses.fields(config_cls)}  # type: ignore[arg-type]
-    unknown = set(data) - set(fields)
+    fields = {f.name for f in dataclasses.fields(config_cls)}  # type: ignore[arg-type]
+    unknown = set(data) - fields
     if unknown:
         raise ValueError(f"unknown {config_cls.__name__} fields: {sorted(unknown)}")
-    kwargs = {}
-    for key, value in data.items():
-        default = fields[key].default
-        kwargs[key] = tuple(value) if isinstance(default, tuple) else value
-    return config_cls(**kwargs)
+    hints = typing.get_type_hints(config_cls)
+    return config_cls(**{key: _from_json(hints[key], value) for key, value in data.items()})
 
 
 def save_weights(

@@ -59,7 +59,7 @@ PRESETS: dict[str, KeyframeConfig] = {
     "tiny": KeyframeConfig(
         UNetConfig(channels=(16, 32), blocks=1, attention_levels=(1,), head_dim=16, emb_dim=32)
     ),
-    "base": KeyframeConfig(UNetConfig()),
+    "base": KeyframeConfig(UNetConfig(channels=(64, 128, 256))),
 }
 
 

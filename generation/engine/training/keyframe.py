@@ -1,0 +1,293 @@
+"""Train the keyframe model on world keyframes (`keyframe_data`), in the background, resumably.
+
+    nice -n 10 python -m generation.engine.training.keyframe --data var/keyframes \
+        --out var/train/keyframe --minutes 120 [--resume]
+
+Each step draws one aspect ratio (weighted by how many keyframes it has) and a batch of its
+keyframes, flips half of them left-right (nothing in a keyframe caption says left or right), drops
+the caption for 10 % (so classifier-free guidance has an unconditional model) and takes one
+flow-matching step under bf16 autocast with channels_last convolutions. Every few minutes it
+writes an atomic checkpoint (model, EMA, optimiser, step, clocks); `--export DIR` writes the EMA
+weights as `keyframe.safetensors` + `keyframe.json`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from collections import defaultdict
+from dataclasses import replace
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+
+from generation.engine import weights as engine_weights
+from generation.engine.models.keyframe import (
+    PRESETS,
+    KeyframeModel,
+    channels_to_rgb,
+    depth_to_channel,
+    rgb_to_channels,
+)
+from generation.engine.models.unet import UNetConfig
+from generation.engine.pipeline.keyframe import paint_keyframes
+from generation.engine.schedules import logit_normal_t, noise_to, velocity_target
+from generation.engine.text import TextBatch, load_text_encoder
+from generation.engine.training.common import (
+    EMA,
+    CpuClock,
+    RunLog,
+    load_checkpoint,
+    make_optimizer,
+    save_checkpoint,
+)
+from generation.engine.training.keyframe_data import HELD_OUT_SEED, read_shard, render_keyframe
+
+CAPTION_DROP = 0.1
+
+
+def token_cache(shard: Path, captions: list[str]) -> dict:
+    """MiniLM states of a shard's captions, computed once and kept beside the shard (fp16)."""
+    path = shard.with_suffix(".tokens.pt")
+    if path.is_file():
+        return torch.load(path, weights_only=True)
+    text = load_text_encoder().encode_many(captions)
+    data = {"tokens": text.tokens.half(), "mask": text.mask, "pooled": text.pooled.half()}
+    torch.save(data, path)
+    return data
+
+
+class KeyframeBank:
+    """Every keyframe in memory, grouped by aspect (a batch shares one size)."""
+
+    def __init__(self, data_dir: Path, max_shards: int | None = None) -> None:
+        shards = sorted(data_dir.glob("keyframes-*.pt"))
+        shards = [s for s in shards if not s.name.endswith(".tokens.pt")][:max_shards]
+        if not shards:
+            raise FileNotFoundError(f"no keyframe shards in {data_dir}")
+        groups: dict[str, dict[str, list]] = defaultdict(lambda: defaultdict(list))
+        for shard in shards:
+            samples = read_shard(shard)
+            text = token_cache(shard, [s["caption"] for s in samples])
+            for j, s in enumerate(samples):
+                g = groups[s["camera"]["aspect"]]
+                g["rgb"].append(s["rgb"])
+                g["depth"].append(s["depth"].half())
+                length = int(text["mask"][j].sum())
+                g["tokens"].append(text["tokens"][j, :length])
+                g["pooled"].append(text["pooled"][j])
+                g["focal"].append(s["camera"]["focal_mm"])
+        self.aspects = sorted(groups)
+        self.rgb = {a: torch.stack(groups[a]["rgb"]) for a in self.aspects}  # (N, H, W, 3)
+        self.depth = {a: torch.stack(groups[a]["depth"]) for a in self.aspects}  # (N, H, W)
+        self.tokens = {a: groups[a]["tokens"] for a in self.aspects}  # N x (L_i, 384)
+        self.pooled = {a: torch.stack(groups[a]["pooled"]) for a in self.aspects}
+        self.focal = {a: torch.tensor(groups[a]["focal"]) for a in self.aspects}
+        self.counts = torch.tensor([len(self.focal[a]) for a in self.aspects], dtype=torch.float)
+
+    def __len__(self) -> int:
+        return int(self.counts.sum())
+
+    def batch(self, size: int, null: TextBatch, g: torch.Generator) -> dict:
+        aspect = self.aspects[int(torch.multinomial(self.counts, 1, generator=g))]
+        idx = torch.randint(0, len(self.focal[aspect]), (size,), generator=g)
+        x0 = torch.cat(
+            [
+                rgb_to_channels(self.rgb[aspect][idx]),
+                depth_to_channel(self.depth[aspect][idx].float())[:, None],
+            ],
+            dim=1,
+        )  # (B, 4, H, W)
+        flip = torch.rand(size, generator=g) < 0.5
+        x0 = torch.where(flip[:, None, None, None], x0.flip(-1), x0)
+        drop = torch.rand(size, generator=g) < CAPTION_DROP
+        rows = [
+            null.tokens[0, : int(null.mask[0].sum())] if d else self.tokens[aspect][i].float()
+            for i, d in zip(idx.tolist(), drop.tolist(), strict=True)
+        ]
+        length = max(r.shape[0] for r in rows)
+        tokens = torch.stack([F.pad(r, (0, 0, 0, length - r.shape[0])) for r in rows])
+        mask = torch.stack([torch.arange(length) < r.shape[0] for r in rows])  # (B, L)
+        pooled = torch.where(drop[:, None], null.pooled[0], self.pooled[aspect][idx].float())
+        return {
+            "x0": x0,
+            "tokens": tokens,
+            "mask": mask,
+            "pooled": pooled,
+            "focal": self.focal[aspect][idx],
+        }
+
+
+def held_out_prompts(count: int) -> list[dict]:
+    return [render_keyframe(HELD_OUT_SEED, i) for i in range(count)]
+
+
+def sample_sheet(model: KeyframeModel, held: list[dict], path: Path, steps: int = 20) -> None:
+    """Ground truth | sample | sample depth for each held-out caption, as one PNG."""
+    from PIL import Image
+
+    from generation.engine.native import keyframe_size
+
+    enc = load_text_encoder()
+    null = enc.encode([""])
+    rows = []
+    g = torch.Generator().manual_seed(0)
+    for s in held:
+        size = keyframe_size(s["camera"]["aspect"])
+        x = paint_keyframes(
+            model,
+            enc.encode([s["caption"]]),
+            null,
+            torch.tensor([s["camera"]["focal_mm"]]),
+            size,
+            steps=steps,
+            generator=g,
+        )[0]
+        rgb = channels_to_rgb(x[:3])
+        depth = channels_to_rgb(x[3:4].expand(3, -1, -1))
+        truth = s["rgb"]
+        row = torch.cat([truth, rgb, depth], dim=1)  # (H, 3W, 3)
+        rows.append(F.pad(row.permute(2, 0, 1), (0, 192 * 3 - row.shape[1], 0, 2)).permute(1, 2, 0))
+    sheet = torch.cat(rows, dim=0).numpy()
+    Image.fromarray(sheet).resize((sheet.shape[1] * 2, sheet.shape[0] * 2), Image.NEAREST).save(
+        path
+    )
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--data", type=Path, default=Path("var/keyframes"))
+    parser.add_argument("--out", type=Path, default=Path("var/train/keyframe"))
+    parser.add_argument("--preset", default="base", choices=sorted(PRESETS))
+    parser.add_argument("--channels", type=str, default=None, help="e.g. 96,192,256")
+    parser.add_argument("--blocks", type=int, default=None)
+    parser.add_argument("--minutes", type=float, default=60.0)
+    parser.add_argument("--batch", type=int, default=32)
+    parser.add_argument("--lr", type=float, default=3e-4)
+    parser.add_argument("--warmup", type=int, default=300)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--max-shards", type=int, default=None)
+    parser.add_argument("--checkpoint-minutes", type=float, default=5.0)
+    parser.add_argument("--sheet-minutes", type=float, default=30.0)
+    parser.add_argument("--resume", action="store_true")
+    parser.add_argument("--export", type=Path, default=None, help="write EMA weights and exit")
+    args = parser.parse_args(argv)
+    torch.set_num_threads(args.threads)
+    torch.set_flush_denormal(True)
+    ckpt_path = args.out / "checkpoint.pt"
+    ckpt = load_checkpoint(ckpt_path) if (args.resume or args.export) else None
+    cfg = PRESETS[args.preset]
+    if ckpt is not None:
+        cfg = ckpt["config"]
+    else:
+        unet = cfg.unet
+        if args.channels:
+            unet = replace(unet, channels=tuple(int(c) for c in args.channels.split(",")))
+        if args.blocks:
+            unet = replace(unet, blocks=args.blocks)
+        cfg = replace(cfg, unet=UNetConfig(**{**unet.__dict__}))
+    model = KeyframeModel(cfg).to(memory_format=torch.channels_last)
+    ema = EMA(model)
+    opt = make_optimizer(model, args.lr)
+    step, seen = 0, 0
+    clock = CpuClock()
+    if ckpt is not None:
+        model.load_state_dict(ckpt["model"])
+        ema.model.load_state_dict(ckpt["ema"])
+        opt.load_state_dict(ckpt["opt"])
+        step, seen = ckpt["step"], ckpt["seen"]
+        clock = CpuClock(ckpt["cpu_s"], ckpt["wall_s"])
+    if args.export is not None:
+        if ckpt is None:
+            raise SystemExit(f"no checkpoint at {ckpt_path}")
+        engine_weights.save_weights(
+            ema.model,
+            cfg,
+            args.export,
+            "keyframe",
+            metadata={
+                "step": step,
+                "images_seen": seen,
+                "cpu_hours": round(clock.cpu_s / 3600, 2),
+                "wall_hours": round(clock.wall_s / 3600, 2),
+            },
+        )
+        print(f"exported step {step} to {args.export}")
+        return
+    log = RunLog(args.out)
+    bank = KeyframeBank(args.data, args.max_shards)
+    params = sum(p.numel() for p in model.parameters())
+    log.write(
+        event="start",
+        step=step,
+        keyframes=len(bank),
+        params=params,
+        config=json.dumps(cfg.unet.__dict__),
+    )
+    null = load_text_encoder().encode([""])
+    held = held_out_prompts(8)
+    g = torch.Generator().manual_seed(1000 + step)
+    started = time.perf_counter()
+    last_ckpt = last_sheet = started
+    losses: list[float] = []
+    window = time.perf_counter()
+    while time.perf_counter() - started < args.minutes * 60:
+        b = bank.batch(args.batch, null, g)
+        x0 = b["x0"].contiguous(memory_format=torch.channels_last)
+        noise = torch.randn(x0.shape, generator=g).contiguous(memory_format=torch.channels_last)
+        t = logit_normal_t(x0.shape[0], generator=g)
+        lr = args.lr * min(1.0, (step + 1) / args.warmup)
+        for group in opt.param_groups:
+            group["lr"] = lr
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            v = model(noise_to(x0, noise, t), t, b["tokens"], b["mask"], b["pooled"], b["focal"])
+        loss = F.mse_loss(v.float(), velocity_target(x0, noise))
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0, foreach=True)
+        opt.step()
+        ema.update(model, step)
+        step += 1
+        seen += x0.shape[0]
+        losses.append(loss.item())
+        now = time.perf_counter()
+        if step % 20 == 0:
+            log.write(
+                step=step,
+                loss=round(sum(losses) / len(losses), 5),
+                images_per_s=round(20 * args.batch / (now - window), 2),
+                lr=lr,
+                seen=seen,
+            )
+            losses, window = [], now
+        if now - last_ckpt > args.checkpoint_minutes * 60:
+            _save(ckpt_path, cfg, model, ema, opt, step, seen, clock)
+            last_ckpt = now
+        if now - last_sheet > args.sheet_minutes * 60:
+            sample_sheet(ema.model, held, args.out / f"sheet-{step:06d}.png")
+            last_sheet = time.perf_counter()
+    _save(ckpt_path, cfg, model, ema, opt, step, seen, clock)
+    sample_sheet(ema.model, held, args.out / f"sheet-{step:06d}.png")
+    log.write(event="stop", step=step, seen=seen, cpu_hours=round(clock.cpu_s / 3600, 3))
+
+
+def _save(path, cfg, model, ema, opt, step, seen, clock) -> None:
+    save_checkpoint(
+        path,
+        {
+            "config": cfg,
+            "model": model.state_dict(),
+            "ema": ema.model.state_dict(),
+            "opt": opt.state_dict(),
+            "step": step,
+            "seen": seen,
+            "cpu_s": clock.cpu_s,
+            "wall_s": clock.wall_s,
+        },
+    )
+
+
+if __name__ == "__main__":
+    main()
