@@ -42,7 +42,7 @@ sys.path.insert(0, str(ROOT))
 # The embedded default, whatever this shell points at: the stack below is a scratch one.
 for _name in ("DATABASE_URL", "REDIS_URL", "DAILIES_VAR_DIR"):
     os.environ.pop(_name, None)
-os.environ["DJANGO_SETTINGS_MODULE"] = "dailies.settings"
+os.environ["DJANGO_SETTINGS_MODULE"] = "studio.settings"
 os.environ["STATICFILES_BACKEND"] = "django.contrib.staticfiles.storage.StaticFilesStorage"
 
 from tests.redis_server import redis_for_tests  # noqa: E402
@@ -97,15 +97,15 @@ def _run(args: argparse.Namespace, redis_url: str, var_dir: Path) -> int:
     from django.db import connection
     from django.test import Client
 
-    from dailies import pricing
-    from dailies import services as platform_services
-    from dailies.models import Plan
-    from dailies.moderation import terms_seed
-    from dailies.plans import plans_seed
+    from accounts import services as platform_services
+    from billing import pricing
+    from billing.models import Plan
+    from billing.plans import plans_seed
     from generation import delivery, execution, runtime, services
     from generation.engine import video_io
     from generation.engine.svt_pipeline import GenerationRequest
     from generation.models import Artifact, RenderJob
+    from moderation.services import terms_seed
     from tests.stack import (
         JobWatcher,
         StatusUpdate,

@@ -7,28 +7,28 @@ back to their page when htmx is not driving them.
 from __future__ import annotations
 
 import contextlib
+import uuid
+from collections.abc import Callable
+from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from dailies import ledger, moderation, pricing
-from dailies.models import Mode, Quality, Resolution
-from generation import services as render_services
+from billing import ledger
+from generation import requests as render_requests
+from generation.models import RenderJob
 from generation.runtime import engine_info
+from generation.vocabulary import Mode, Quality, Resolution
 from storyboards import selectors, services
 from storyboards.chips import camera_chips, prompt_without
-from storyboards.forms import AVAILABLE_MODES, MODE_NOTE, ProjectForm, ShotForm, shot_request
+from storyboards.forms import ProjectForm, ShotForm
 from storyboards.models import Project, Shot
-
-RENDER_ERRORS = (
-    render_services.RenderRejected,
-    moderation.ContentBlocked,
-    ledger.InsufficientCredits,
-)
+from studio.errors import UserError
+from studio.forms import add_user_error
 
 
 def _hx(request: HttpRequest, template: str, partial: str) -> str:
@@ -188,7 +188,9 @@ def shot_delete(request: HttpRequest, shot_id: int) -> HttpResponse:
 # --- the composer -----------------------------------------------------------------------------
 
 
-def _composer_context(request: HttpRequest, project: Project, form: ShotForm, shot: Shot | None):
+def _composer_context(
+    request: HttpRequest, project: Project, form: ShotForm, shot: Shot | None
+) -> dict[str, Any]:
     prompt = form["prompt"].value() or ""
     return {
         "project": project,
@@ -196,48 +198,40 @@ def _composer_context(request: HttpRequest, project: Project, form: ShotForm, sh
         "form": form,
         "team": project.team,
         "chips": camera_chips(prompt),
-        "available_modes": AVAILABLE_MODES,
-        "mode_note": MODE_NOTE,
+        "mode_options": [
+            (mode.value, mode.label, render_requests.NOT_OFFERED.get(mode, "")) for mode in Mode
+        ],
         "engine": engine_info(),
         "estimate": _estimate(project, form),
     }
 
 
-def _submit(request: HttpRequest, form: ShotForm, project: Project, shot: Shot | None):
+def _submit(
+    request: HttpRequest, form: ShotForm, project: Project, shot: Shot | None
+) -> Shot | None:
     """Save the composer into the shot and, when asked, render it. Returns the shot, or None
-    when the render was refused (the reason is attached to the form)."""
+    when the render was refused (the reason is on the form, and the shot is as it was)."""
     fields = form.shot_fields()
-    rendering = request.POST.get("action") == "render"
-    if rendering:
-        # Price and plan-check before saving, so a refused render leaves the shot as it was.
-        probe = Shot(project=project, **fields)
-        try:
-            render_services.render_job_estimate(
-                team=project.team, request=shot_request(probe, **form.render_inputs())
-            )
-        except render_services.RenderRejected as exc:
-            form.add_error(exc.field if exc.field in form.fields else None, str(exc))
-            return None
-    if shot is None:
-        shot = services.shot_create(project=project, fields=fields)
-    else:
-        shot = services.shot_update(shot=shot, fields=fields)
-    if not rendering:
+    if request.POST.get("action") != "render":
+        shot = (
+            services.shot_create(project=project, fields=fields)
+            if shot is None
+            else services.shot_update(shot=shot, fields=fields)
+        )
         messages.success(request, "Shot saved.")
         return shot
     try:
-        jobs = services.shot_render(
+        shot, jobs = services.shot_render(
+            project=project,
             shot=shot,
             user=request.user,
-            request=shot_request(shot, **form.render_inputs()),
-            variants=shot.variants,
+            request=form.render_request(),
+            fields=fields,
+            takes=fields["variants"],
             idempotency_key=form.cleaned_data.get("idempotency_key") or "",
         )
-    except RENDER_ERRORS as exc:
-        field = getattr(exc, "field", None)
-        if isinstance(exc, moderation.ContentBlocked):
-            field = "prompt"
-        form.add_error(field if field in form.fields else None, str(exc))
+    except UserError as exc:
+        add_user_error(form, exc)
         return None
     credits = sum(j.estimate_credits for j in jobs)
     takes = f"{len(jobs)} takes" if len(jobs) > 1 else "1 take"
@@ -310,52 +304,27 @@ def composer_parse(request: HttpRequest, project_id: int) -> HttpResponse:
     return render(request, _hx(request, "storyboards/composer_aid.html", "chips"), context)
 
 
-def _estimate(project: Project, form: ShotForm) -> dict:
-    """Price and time for the composer's current settings, with the plan's objections next
-    to the fields they concern."""
+def _estimate(project: Project, form: ShotForm) -> dict[str, Any]:
+    """Price and time for the composer's current settings, with the render service's
+    objection next to the field it concerns: the same quote a render gets, as a draft (a
+    GET carries no upload, and the prompt may not be written yet)."""
     team = project.team
-    data = form.data if form.is_bound else {}
-
-    def number(name: str, default: int) -> int:
-        try:
-            return int(data.get(name) or form.initial.get(name) or form.fields[name].initial)
-        except (TypeError, ValueError):
-            return default
-
-    quality = data.get("quality") or form.initial.get("quality") or Quality.FLASH
-    if quality not in Quality.values:
-        quality = Quality.FLASH
-    resolution, duration = number("resolution", 540), number("duration_s", 2)
-    variants = max(1, min(4, number("variants", 1)))
-    result: dict = {"variants": variants, "quality": Quality(quality).label}
-    request = render_services.RenderRequest(
-        prompt="estimate", quality=quality, resolution=resolution, duration_s=duration
-    )
-    mode = data.get("mode") if data.get("mode") in AVAILABLE_MODES else Mode.TEXT_TO_VIDEO
+    draft, takes = form.draft_request()
+    result: dict[str, Any] = {"variants": takes, "quality": Quality(draft.quality).label}
     try:
-        # Plan limits as text to video (a GET cannot carry the mode's upload); the price
-        # with the mode's own factor.
-        render_services.render_job_estimate(team=team, request=request)
-        price = pricing.estimate(
-            duration_s=duration, resolution=resolution, quality=quality, mode=mode
-        )
-    except render_services.RenderRejected as exc:
-        result["error"], result["error_field"] = str(exc), exc.field
+        quote = render_requests.quote(team=team, request=draft, takes=takes, draft=True)
+    except UserError as exc:
+        result["error"], result["error_field"] = exc.message, exc.field
         return result
-    except Exception as exc:  # a missing price book is an admin's problem; say so plainly
-        result["error"], result["error_field"] = f"No price available: {exc}", None
-        return result
-    result["per_take"] = price.credits
-    result["credits"] = price.credits * variants
-    result["lines"] = price.lines
+    result["per_take"] = quote.per_take.credits
+    result["credits"] = quote.credits
+    result["lines"] = quote.per_take.lines
     result["available"] = ledger.balance(team).available
     result["short"] = result["credits"] > result["available"]
     result["time"] = selectors.render_time_estimate(
-        quality=quality, duration_s=duration, variants=variants
+        quality=draft.quality, duration_s=quote.billed_seconds, variants=takes
     )
-    result["resolution_label"] = (
-        Resolution(resolution).label if resolution in Resolution.values else ""
-    )
+    result["resolution_label"] = Resolution(draft.resolution).label
     return result
 
 
@@ -374,7 +343,7 @@ def composer_estimate(request: HttpRequest, project_id: int) -> HttpResponse:
 _RANK = {Quality.FLASH: 0, Quality.STANDARD: 1, Quality.PRO: 2}
 
 
-def _shot_context(request: HttpRequest, shot: Shot) -> dict:
+def _shot_context(request: HttpRequest, shot: Shot) -> dict[str, Any]:
     take = selectors.shot_take_get(shot=shot, job_id=request.GET.get("take"))
     takes = list(shot.jobs.all())
     return {
@@ -385,8 +354,11 @@ def _shot_context(request: HttpRequest, shot: Shot) -> dict:
         "promotions": [
             q for q in (Quality.STANDARD, Quality.PRO) if take and _RANK[q] > _RANK[take.quality]
         ],
-        "quality_labels": dict(Quality.choices),
+        "quality_labels": {q.value: q.label for q in Quality},
         "engine": engine_info(),
+        # One per action form: a double click renders once.
+        "reroll_key": uuid.uuid4().hex,
+        "promote_key": uuid.uuid4().hex,
     }
 
 
@@ -398,13 +370,20 @@ def shot_detail(request: HttpRequest, shot_id: int) -> HttpResponse:
     return render(request, template, _shot_context(request, shot))
 
 
-def _take_action(request: HttpRequest, shot_id: int, job_id: int, action) -> HttpResponse:
+def _take_action(
+    request: HttpRequest,
+    shot_id: int,
+    job_id: int,
+    action: Callable[[Shot, RenderJob], RenderJob],
+) -> HttpResponse:
     shot = selectors.shot_get(user=request.user, shot_id=shot_id)
     job = selectors.shot_take_get(shot=shot, job_id=job_id)
+    if job is None:
+        raise Http404("No such take.")
     try:
         new = action(shot, job)
-    except RENDER_ERRORS as exc:
-        messages.error(request, str(exc))
+    except UserError as exc:
+        messages.error(request, exc.message)
         url = f"{reverse('shot_detail', args=[shot.pk])}?take={job.pk}"
     else:
         url = f"{reverse('shot_detail', args=[shot.pk])}?take={new.pk}"
@@ -417,12 +396,13 @@ def _take_action(request: HttpRequest, shot_id: int, job_id: int, action) -> Htt
 @require_POST
 def take_promote(request: HttpRequest, shot_id: int, job_id: int) -> HttpResponse:
     quality = request.POST.get("quality", "")
+    key = request.POST.get("idempotency_key", "")[:64]
     return _take_action(
         request,
         shot_id,
         job_id,
         lambda shot, job: services.shot_promote(
-            shot=shot, job=job, user=request.user, quality=quality
+            shot=shot, job=job, user=request.user, quality=quality, idempotency_key=key
         ),
     )
 
@@ -430,18 +410,21 @@ def take_promote(request: HttpRequest, shot_id: int, job_id: int) -> HttpRespons
 @login_required
 @require_POST
 def take_reroll(request: HttpRequest, shot_id: int, job_id: int) -> HttpResponse:
+    key = request.POST.get("idempotency_key", "")[:64]
     return _take_action(
         request,
         shot_id,
         job_id,
-        lambda shot, job: services.shot_reroll(shot=shot, job=job, user=request.user),
+        lambda shot, job: services.shot_reroll(
+            shot=shot, job=job, user=request.user, idempotency_key=key
+        ),
     )
 
 
 @login_required
 @require_POST
 def take_circle(request: HttpRequest, shot_id: int, job_id: int) -> HttpResponse:
-    def circle(shot: Shot, job):
+    def circle(shot: Shot, job: RenderJob) -> RenderJob:
         services.shot_set_current(shot=shot, job=job)
         return job
 
