@@ -70,9 +70,8 @@ def _team_form_action(
             },
         )
 
-    action.short_description = title
     action.__name__ = form_class.__name__.lower()
-    return action
+    return admin.action(description=title)(action)
 
 
 adjust_credits = _team_form_action(

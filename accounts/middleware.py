@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import cast
 
 from django.http import HttpRequest, HttpResponse
 from django.utils.functional import SimpleLazyObject
@@ -28,5 +29,6 @@ class ActiveTeamMiddleware:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        request.team = SimpleLazyObject(lambda: active_team_for(request))
+        # Looked up on first use; a view behind login_required reads it as a Team.
+        request.team = cast(Team, SimpleLazyObject(lambda: active_team_for(request)))  # type: ignore[attr-defined]
         return self.get_response(request)

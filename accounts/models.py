@@ -39,7 +39,7 @@ class UserManager(BaseUserManager["User"]):
 class User(AbstractUser):
     """A person who signs in with an email address (no separate username)."""
 
-    username = None
+    username = None  # type: ignore[assignment]  # the email is the login
     email = models.EmailField("email address", unique=True)
     display_name = models.CharField(max_length=80, blank=True)
 
@@ -72,7 +72,7 @@ class Team(models.Model):
     max_duration_override = models.PositiveSmallIntegerField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
-    members = models.ManyToManyField(
+    members: models.ManyToManyField[User, Membership] = models.ManyToManyField(
         settings.AUTH_USER_MODEL, through="Membership", related_name="teams"
     )
 

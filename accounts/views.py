@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth import login
 from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -20,8 +21,9 @@ from accounts.forms import (
     SignupForm,
     TeamCreateForm,
 )
+from accounts.http import HtmxRequest, TeamRequest
 from accounts.middleware import SESSION_KEY
-from accounts.models import Membership
+from accounts.models import Membership, Role
 from billing import ledger
 from billing import selectors as billing_selectors
 from studio.errors import UserError
@@ -29,7 +31,7 @@ from studio.forms import add_user_error
 
 
 @require_http_methods(["GET", "POST"])
-def signup(request: HttpRequest) -> HttpResponse:
+def signup(request: HtmxRequest) -> HttpResponse:
     if request.user.is_authenticated:
         return redirect("dashboard")
     form = SignupForm(request.POST or None)
@@ -51,7 +53,7 @@ def signup(request: HttpRequest) -> HttpResponse:
 
 @login_required
 @require_http_methods(["GET", "POST"])
-def team_list(request: HttpRequest) -> HttpResponse:
+def team_list(request: TeamRequest) -> HttpResponse:
     form = TeamCreateForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
@@ -71,19 +73,18 @@ def team_list(request: HttpRequest) -> HttpResponse:
 
 @login_required
 @require_POST
-def team_switch(request: HttpRequest) -> HttpResponse:
+def team_switch(request: TeamRequest) -> HttpResponse:
     team = selectors.team_get(user=request.user, team_id=request.POST.get("team", ""))
     request.session[SESSION_KEY] = team.pk
     target = request.POST.get("next") or reverse("dashboard")
     if not target.startswith("/") or target.startswith("//"):
         target = reverse("dashboard")
-    response = redirect(target)
     if request.htmx:
-        response = HttpResponse(status=204, headers={"HX-Redirect": target})
-    return response
+        return HttpResponse(status=204, headers={"HX-Redirect": target})
+    return redirect(target)
 
 
-def _team_context(request: HttpRequest, team_id: int) -> dict:
+def _team_context(request: TeamRequest, team_id: int) -> dict[str, Any]:
     team = selectors.team_get(user=request.user, team_id=team_id)
     me = selectors.membership_get(user=request.user, team=team)
     return {
@@ -94,26 +95,26 @@ def _team_context(request: HttpRequest, team_id: int) -> dict:
         "ledger": billing_selectors.ledger_page(team=team, page=request.GET.get("page")),
         "next_billing": ledger.next_billing_date(team.billing_anchor, timezone.localdate()),
         "add_form": MemberAddForm(),
-        "role_choices": MemberRoleForm.base_fields["role"].choices,
+        "role_choices": Role.choices,
     }
 
 
 @login_required
 @require_GET
-def team_detail(request: HttpRequest, team_id: int) -> HttpResponse:
+def team_detail(request: TeamRequest, team_id: int) -> HttpResponse:
     return render(request, "accounts/team_detail.html", _team_context(request, team_id))
 
 
 @login_required
 @require_GET
-def team_ledger(request: HttpRequest, team_id: int) -> HttpResponse:
+def team_ledger(request: TeamRequest, team_id: int) -> HttpResponse:
     template = "accounts/team_detail.html"
     if request.htmx:
         template += "#ledger"
     return render(request, template, _team_context(request, team_id))
 
 
-def _members_response(request: HttpRequest, team_id: int, **extra: object) -> HttpResponse:
+def _members_response(request: TeamRequest, team_id: int, **extra: object) -> HttpResponse:
     context = _team_context(request, team_id) | extra
     if request.htmx:
         return render(request, "accounts/team_detail.html#members", context)
@@ -122,7 +123,7 @@ def _members_response(request: HttpRequest, team_id: int, **extra: object) -> Ht
 
 @login_required
 @require_POST
-def member_add(request: HttpRequest, team_id: int) -> HttpResponse:
+def member_add(request: TeamRequest, team_id: int) -> HttpResponse:
     team = selectors.team_get(user=request.user, team_id=team_id)
     form = MemberAddForm(request.POST)
     if form.is_valid():
@@ -144,7 +145,7 @@ def member_add(request: HttpRequest, team_id: int) -> HttpResponse:
 
 
 def _membership_action(
-    request: HttpRequest,
+    request: TeamRequest,
     team_id: int,
     membership_id: int,
     action: Callable[[Membership], object],
@@ -165,7 +166,7 @@ def _membership_action(
 
 @login_required
 @require_POST
-def member_role(request: HttpRequest, team_id: int, membership_id: int) -> HttpResponse:
+def member_role(request: TeamRequest, team_id: int, membership_id: int) -> HttpResponse:
     form = MemberRoleForm(request.POST)
     role = form.cleaned_data["role"] if form.is_valid() else ""
     return _membership_action(
@@ -178,7 +179,7 @@ def member_role(request: HttpRequest, team_id: int, membership_id: int) -> HttpR
 
 @login_required
 @require_POST
-def member_remove(request: HttpRequest, team_id: int, membership_id: int) -> HttpResponse:
+def member_remove(request: TeamRequest, team_id: int, membership_id: int) -> HttpResponse:
     return _membership_action(
         request,
         team_id,

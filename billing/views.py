@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+from typing import TYPE_CHECKING
 
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
@@ -12,6 +13,9 @@ from billing import pricing
 from billing.forms import EstimateForm
 from billing.models import Plan
 from generation.vocabulary import Quality, Resolution
+
+if TYPE_CHECKING:
+    from accounts.http import HtmxRequest
 
 
 @require_GET
@@ -49,7 +53,7 @@ def plans(request: HttpRequest) -> HttpResponse:
 
 
 @require_GET
-def estimate(request: HttpRequest) -> HttpResponse:
+def estimate(request: HtmxRequest) -> HttpResponse:
     """Live cost estimate for the composer and the plans page."""
     form = EstimateForm(request.GET or None)
     result = error = None

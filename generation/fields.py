@@ -27,7 +27,7 @@ class CameraSpecEncoder(DjangoJSONEncoder):
         return super().default(o)
 
 
-class CameraSpecField(models.JSONField):  # type: ignore[type-arg]
+class CameraSpecField(models.JSONField):
     description = "Camera spec (JSON)"
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:

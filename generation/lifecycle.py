@@ -5,6 +5,7 @@ machine under a row lock, and every exit from it settles or releases the job's c
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -162,11 +163,12 @@ def render_jobs_reap(
     for job_id in stale:
         with transaction.atomic():
             job = _lock(job_id)
-            if job.state not in (State.RUNNING, State.ENCODING) or job.heartbeat_at >= cutoff:
+            fresh = job.heartbeat_at is not None and job.heartbeat_at >= cutoff
+            if job.state not in (State.RUNNING, State.ENCODING) or fresh:
                 continue  # it reported meanwhile, or another reaper got it
             if job.attempts < settings.RENDER_MAX_ATTEMPTS and not job.cancel_requested:
                 _transition(job, State.QUEUED, worker="", progress_step=0, eta_s=None)
-                transaction.on_commit(lambda job=job: queue.render_job_enqueue(job))
+                transaction.on_commit(functools.partial(queue.render_job_enqueue, job))
                 report.requeued.append(job.pk)
             else:
                 credits = job.reservation.credits

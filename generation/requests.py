@@ -76,7 +76,7 @@ class RenderRequest:
     commercial: bool = False
     source_job_id: int | None = None
     strength: float = 0.6
-    image: File | None = field(default=None, compare=False, repr=False)  # type: ignore[type-arg]
+    image: File | None = field(default=None, compare=False, repr=False)
 
     @property
     def aspect(self) -> str:
@@ -162,7 +162,7 @@ def _source(team: Team, req: RenderRequest) -> RenderJob:
     return source
 
 
-def _check_image(image: File | None, *, draft: bool) -> None:  # type: ignore[type-arg]
+def _check_image(image: File | None, *, draft: bool) -> None:
     if image is None:
         if draft:  # the live estimate is a GET: it cannot carry the upload
             return

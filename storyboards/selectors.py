@@ -138,7 +138,9 @@ def render_time_estimate(
         .values_list("started_at", "finished_at", "duration_s")[:20]
     )
     per_second = [
-        (finished - started).total_seconds() / max(1, clip_s) for started, finished, clip_s in rows
+        (finished - started).total_seconds() / max(1, clip_s)
+        for started, finished, clip_s in rows
+        if started and finished  # the query asks for both; the types cannot know
     ]
     if not per_second:
         return None

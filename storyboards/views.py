@@ -13,11 +13,12 @@ from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from accounts.http import HtmxRequest, TeamRequest
 from billing import ledger
 from generation import requests as render_requests
 from generation.models import RenderJob
@@ -31,14 +32,14 @@ from studio.errors import UserError
 from studio.forms import add_user_error
 
 
-def _hx(request: HttpRequest, template: str, partial: str) -> str:
+def _hx(request: HtmxRequest, template: str, partial: str) -> str:
     return f"{template}#{partial}" if request.htmx else template
 
 
 # --- dashboard and projects -------------------------------------------------------------------
 
 
-def _dashboard_context(request: HttpRequest, **extra: object) -> dict:
+def _dashboard_context(request: TeamRequest, **extra: object) -> dict:
     archived = request.GET.get("archived") == "1"
     return {
         "team": request.team,
@@ -50,7 +51,7 @@ def _dashboard_context(request: HttpRequest, **extra: object) -> dict:
 
 @login_required
 @require_GET
-def dashboard(request: HttpRequest) -> HttpResponse:
+def dashboard(request: TeamRequest) -> HttpResponse:
     """The team's projects, newest activity first."""
     template = _hx(request, "storyboards/dashboard.html", "project-grid")
     return render(request, template, _dashboard_context(request))
@@ -58,7 +59,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
 
 @login_required
 @require_POST
-def project_create(request: HttpRequest) -> HttpResponse:
+def project_create(request: TeamRequest) -> HttpResponse:
     form = ProjectForm(request.POST)
     if not form.is_valid():
         return render(
@@ -78,7 +79,7 @@ def project_create(request: HttpRequest) -> HttpResponse:
 
 @login_required
 @require_http_methods(["GET", "POST"])
-def project_rename(request: HttpRequest, project_id: int) -> HttpResponse:
+def project_rename(request: TeamRequest, project_id: int) -> HttpResponse:
     project = selectors.project_get(user=request.user, project_id=project_id)
     form = ProjectForm(request.POST or None, initial={"name": project.name})
     # The title sits on the dashboard card and on the project page; each asks for its own.
@@ -97,7 +98,7 @@ def project_rename(request: HttpRequest, project_id: int) -> HttpResponse:
 
 @login_required
 @require_POST
-def project_archive(request: HttpRequest, project_id: int) -> HttpResponse:
+def project_archive(request: TeamRequest, project_id: int) -> HttpResponse:
     project = selectors.project_get(user=request.user, project_id=project_id)
     archived = request.POST.get("archived", "1") == "1"
     services.project_set_archived(project=project, archived=archived)
@@ -113,26 +114,26 @@ def project_archive(request: HttpRequest, project_id: int) -> HttpResponse:
 # --- the timeline -----------------------------------------------------------------------------
 
 
-def _timeline_context(request: HttpRequest, project: Project) -> dict:
+def _timeline_context(request: TeamRequest, project: Project) -> dict:
     shots = list(selectors.shot_list(user=request.user, project=project))
-    for shot in shots:
-        shot.card_job = selectors.shot_card_job(shot)
     return {
         "project": project,
         "shots": shots,
+        # What each card shows: a take still rendering, else the circled one, else the newest.
+        "cards": [(shot, selectors.shot_card_job(shot)) for shot in shots],
         "total_s": sum(s.duration_s for s in shots),
     }
 
 
 @login_required
 @require_GET
-def project_detail(request: HttpRequest, project_id: int) -> HttpResponse:
+def project_detail(request: TeamRequest, project_id: int) -> HttpResponse:
     project = selectors.project_get(user=request.user, project_id=project_id)
     template = _hx(request, "storyboards/project_detail.html", "timeline")
     return render(request, template, _timeline_context(request, project))
 
 
-def _timeline_response(request: HttpRequest, project: Project) -> HttpResponse:
+def _timeline_response(request: TeamRequest, project: Project) -> HttpResponse:
     if request.htmx:
         return render(
             request,
@@ -144,7 +145,7 @@ def _timeline_response(request: HttpRequest, project: Project) -> HttpResponse:
 
 @login_required
 @require_POST
-def project_reorder(request: HttpRequest, project_id: int) -> HttpResponse:
+def project_reorder(request: TeamRequest, project_id: int) -> HttpResponse:
     project = selectors.project_get(user=request.user, project_id=project_id)
     order = []
     for value in request.POST.getlist("order"):
@@ -156,7 +157,7 @@ def project_reorder(request: HttpRequest, project_id: int) -> HttpResponse:
 
 @login_required
 @require_POST
-def shot_move(request: HttpRequest, shot_id: int) -> HttpResponse:
+def shot_move(request: TeamRequest, shot_id: int) -> HttpResponse:
     shot = selectors.shot_get(user=request.user, shot_id=shot_id)
     try:
         offset = max(-1000, min(1000, int(request.POST.get("offset", "0"))))
@@ -168,7 +169,7 @@ def shot_move(request: HttpRequest, shot_id: int) -> HttpResponse:
 
 @login_required
 @require_POST
-def shot_duplicate(request: HttpRequest, shot_id: int) -> HttpResponse:
+def shot_duplicate(request: TeamRequest, shot_id: int) -> HttpResponse:
     shot = selectors.shot_get(user=request.user, shot_id=shot_id)
     services.shot_duplicate(shot=shot)
     return _timeline_response(request, shot.project)
@@ -176,7 +177,7 @@ def shot_duplicate(request: HttpRequest, shot_id: int) -> HttpResponse:
 
 @login_required
 @require_POST
-def shot_delete(request: HttpRequest, shot_id: int) -> HttpResponse:
+def shot_delete(request: TeamRequest, shot_id: int) -> HttpResponse:
     shot = selectors.shot_get(user=request.user, shot_id=shot_id)
     project = shot.project
     services.shot_delete(shot=shot)
@@ -189,7 +190,7 @@ def shot_delete(request: HttpRequest, shot_id: int) -> HttpResponse:
 
 
 def _composer_context(
-    request: HttpRequest, project: Project, form: ShotForm, shot: Shot | None
+    request: TeamRequest, project: Project, form: ShotForm, shot: Shot | None
 ) -> dict[str, Any]:
     prompt = form["prompt"].value() or ""
     return {
@@ -207,7 +208,7 @@ def _composer_context(
 
 
 def _submit(
-    request: HttpRequest, form: ShotForm, project: Project, shot: Shot | None
+    request: TeamRequest, form: ShotForm, project: Project, shot: Shot | None
 ) -> Shot | None:
     """Save the composer into the shot and, when asked, render it. Returns the shot, or None
     when the render was refused (the reason is on the form, and the shot is as it was)."""
@@ -243,7 +244,7 @@ def _submit(
 
 @login_required
 @require_http_methods(["GET", "POST"])
-def shot_new(request: HttpRequest, project_id: int) -> HttpResponse:
+def shot_new(request: TeamRequest, project_id: int) -> HttpResponse:
     project = selectors.project_get(user=request.user, project_id=project_id)
     initial = ShotForm.fresh_initial()
     form = ShotForm(
@@ -264,7 +265,7 @@ def shot_new(request: HttpRequest, project_id: int) -> HttpResponse:
 
 @login_required
 @require_http_methods(["GET", "POST"])
-def shot_edit(request: HttpRequest, shot_id: int) -> HttpResponse:
+def shot_edit(request: TeamRequest, shot_id: int) -> HttpResponse:
     shot = selectors.shot_get(user=request.user, shot_id=shot_id)
     project = shot.project
     initial = ShotForm.initial_from_shot(shot) | ShotForm.fresh_initial()
@@ -288,7 +289,7 @@ def shot_edit(request: HttpRequest, shot_id: int) -> HttpResponse:
 
 @login_required
 @require_GET
-def composer_parse(request: HttpRequest, project_id: int) -> HttpResponse:
+def composer_parse(request: TeamRequest, project_id: int) -> HttpResponse:
     """Camera-language chips for the prompt. ``remove=<n>`` takes chip n's phrase out of the
     prompt and sends the edited prompt back out of band."""
     project = selectors.project_get(user=request.user, project_id=project_id)
@@ -330,7 +331,7 @@ def _estimate(project: Project, form: ShotForm) -> dict[str, Any]:
 
 @login_required
 @require_GET
-def composer_estimate(request: HttpRequest, project_id: int) -> HttpResponse:
+def composer_estimate(request: TeamRequest, project_id: int) -> HttpResponse:
     project = selectors.project_get(user=request.user, project_id=project_id)
     form = ShotForm(request.GET, team=project.team)
     context = {"project": project, "estimate": _estimate(project, form), "form": form}
@@ -343,7 +344,7 @@ def composer_estimate(request: HttpRequest, project_id: int) -> HttpResponse:
 _RANK = {Quality.FLASH: 0, Quality.STANDARD: 1, Quality.PRO: 2}
 
 
-def _shot_context(request: HttpRequest, shot: Shot) -> dict[str, Any]:
+def _shot_context(request: TeamRequest, shot: Shot) -> dict[str, Any]:
     take = selectors.shot_take_get(shot=shot, job_id=request.GET.get("take"))
     takes = list(shot.jobs.all())
     return {
@@ -352,7 +353,9 @@ def _shot_context(request: HttpRequest, shot: Shot) -> dict[str, Any]:
         "take": take,
         "takes": takes,
         "promotions": [
-            q for q in (Quality.STANDARD, Quality.PRO) if take and _RANK[q] > _RANK[take.quality]
+            q
+            for q in (Quality.STANDARD, Quality.PRO)
+            if take and _RANK[q] > _RANK[Quality(take.quality)]
         ],
         "quality_labels": {q.value: q.label for q in Quality},
         "engine": engine_info(),
@@ -364,14 +367,14 @@ def _shot_context(request: HttpRequest, shot: Shot) -> dict[str, Any]:
 
 @login_required
 @require_GET
-def shot_detail(request: HttpRequest, shot_id: int) -> HttpResponse:
+def shot_detail(request: TeamRequest, shot_id: int) -> HttpResponse:
     shot = selectors.shot_get(user=request.user, shot_id=shot_id)
     template = _hx(request, "storyboards/shot_detail.html", "take-result")
     return render(request, template, _shot_context(request, shot))
 
 
 def _take_action(
-    request: HttpRequest,
+    request: TeamRequest,
     shot_id: int,
     job_id: int,
     action: Callable[[Shot, RenderJob], RenderJob],
@@ -394,7 +397,7 @@ def _take_action(
 
 @login_required
 @require_POST
-def take_promote(request: HttpRequest, shot_id: int, job_id: int) -> HttpResponse:
+def take_promote(request: TeamRequest, shot_id: int, job_id: int) -> HttpResponse:
     quality = request.POST.get("quality", "")
     key = request.POST.get("idempotency_key", "")[:64]
     return _take_action(
@@ -409,7 +412,7 @@ def take_promote(request: HttpRequest, shot_id: int, job_id: int) -> HttpRespons
 
 @login_required
 @require_POST
-def take_reroll(request: HttpRequest, shot_id: int, job_id: int) -> HttpResponse:
+def take_reroll(request: TeamRequest, shot_id: int, job_id: int) -> HttpResponse:
     key = request.POST.get("idempotency_key", "")[:64]
     return _take_action(
         request,
@@ -423,7 +426,7 @@ def take_reroll(request: HttpRequest, shot_id: int, job_id: int) -> HttpResponse
 
 @login_required
 @require_POST
-def take_circle(request: HttpRequest, shot_id: int, job_id: int) -> HttpResponse:
+def take_circle(request: TeamRequest, shot_id: int, job_id: int) -> HttpResponse:
     def circle(shot: Shot, job: RenderJob) -> RenderJob:
         services.shot_set_current(shot=shot, job=job)
         return job
@@ -436,7 +439,7 @@ def take_circle(request: HttpRequest, shot_id: int, job_id: int) -> HttpResponse
 
 @login_required
 @require_GET
-def credits_badge(request: HttpRequest) -> HttpResponse:
+def credits_badge(request: TeamRequest) -> HttpResponse:
     """The header badge, refreshed when a job on the page settles."""
     if not request.htmx:
         return redirect("team_detail", team_id=request.team.pk)
