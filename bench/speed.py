@@ -6,7 +6,7 @@ python bench/speed.py --weights weights/builtin/train [--train-log var/train/tra
 End to end per quality: generate at the preset's native 16:9 size and frame rate covering 5 s,
 ``runtime.deliver`` to 24 fps at 1280x720, then ``video_io.encode_mp4``. Throughput: timed
 forward (sampling) and forward+backward (training) passes at the training batch and token
-count; MFU counts the transformer's matmul FLOPs against RUNTIME.md's measured bf16 matmul peak
+count; MFU counts the transformer's matmul FLOPs against the measured bf16 matmul peak (docs/runtime.md)
 of this CPU (~795 GFLOP/s on 2 cores). Writes bench/results/speed.{md,json}.
 """
 
@@ -32,7 +32,7 @@ from generation.engine.svt_pipeline import QUALITY_MODES, GenerationRequest, Qua
 from generation.engine.training.svt import build_trained_pipeline
 from generation.engine.transformer import SVTCondition
 
-PEAK_BF16_GFLOPS = 795.0  # RUNTIME.md, 1024^2 bf16 matmuls on this 2-core CPU
+PEAK_BF16_GFLOPS = 795.0  # docs/runtime.md: 1024^2 bf16 matmuls on this 2-core CPU
 
 
 def svt_flops(cfg, tokens: int, text_tokens: int = 40) -> float:

@@ -1,7 +1,7 @@
 """Process supervision for ``manage.py runstack``: start, relay output, stop in order.
 
 Kept free of Django so it can be read and tested on its own. The rules it enforces
-come from what honcho got wrong (see RUNTIME.md): every child runs in its own process
+come from what a generic Procfile runner gets wrong (docs/runtime.md): every child runs in its own process
 group with a parent-death signal, SIGINT/SIGTERM/SIGHUP all mean "stop in order", a
 group is stopped by signalling its leader first and killing the whole group only after
 a grace period, and no process group outlives the supervisor.
