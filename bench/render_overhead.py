@@ -396,7 +396,7 @@ def _write(out: Path, s: dict) -> None:
         )
     lines += [
         "",
-        "End to end runs from `render_job_submit` to the commit that marks the job succeeded "
+        "End to end runs from `render_submit` to the commit that marks the job succeeded "
         "(`finish_to_client` is the final push's further trip to the websocket client); bare is `pipeline(request)` + delivery + `encode_mp4` in the "
         "benchmark process for the job's own request, warm. The two alternate (A-B, B-A) so "
         "load from other processes falls on both. Progress latency matches each pushed step "
