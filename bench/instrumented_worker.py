@@ -11,8 +11,8 @@ from __future__ import annotations
 import os
 import time
 
-from dailies.celery import app
 from generation import progress
+from studio.celery import app
 
 __all__ = ["app"]
 

@@ -7,9 +7,9 @@ and starts daphne and a GPU Celery worker exactly as the stack does (the worker 
 ``bench/instrumented_worker.py``, which only timestamps the progress callback).
 
 (i) Overhead = end-to-end job time / bare engine call time, for the same 5 s request:
-    end to end is from ``render_job_submit`` to the websocket client receiving the
+    end to end is from ``render_submit`` to the websocket client receiving the
     succeeded partial (broker, claim, progress pushes, delivery, encode, poster and strip,
-    storage, settlement, the final push); bare is ``pipeline(request)`` + delivery +
+    storage, settlement, the final push); bare is ``runtime.generate`` + ``runtime.deliver`` +
     ``encode_mp4`` in this process, warm, for the job's own request (same seed, so the
     same frames: checked). The two alternate A-B / B-A so load from other processes falls
     on both; the target is the median of the per-repetition ratios ≤ 1.10.
@@ -42,7 +42,7 @@ sys.path.insert(0, str(ROOT))
 # The embedded default, whatever this shell points at: the stack below is a scratch one.
 for _name in ("DATABASE_URL", "REDIS_URL", "DAILIES_VAR_DIR"):
     os.environ.pop(_name, None)
-os.environ["DJANGO_SETTINGS_MODULE"] = "dailies.settings"
+os.environ["DJANGO_SETTINGS_MODULE"] = "studio.settings"
 os.environ["STATICFILES_BACKEND"] = "django.contrib.staticfiles.storage.StaticFilesStorage"
 
 from tests.redis_server import redis_for_tests  # noqa: E402
@@ -97,15 +97,16 @@ def _run(args: argparse.Namespace, redis_url: str, var_dir: Path) -> int:
     from django.db import connection
     from django.test import Client
 
-    from dailies import pricing
-    from dailies import services as platform_services
-    from dailies.models import Plan
-    from dailies.moderation import terms_seed
-    from dailies.plans import plans_seed
-    from generation import delivery, execution, runtime, services
+    from accounts import services as platform_services
+    from billing import pricing
+    from billing.models import Plan
+    from billing.plans import plans_seed
+    from generation import execution, runtime, services
     from generation.engine import video_io
-    from generation.engine.svt_pipeline import GenerationRequest
     from generation.models import Artifact, RenderJob
+    from generation.requests import RenderRequest
+    from generation.vocabulary import Quality
+    from moderation.services import terms_seed
     from tests.stack import (
         JobWatcher,
         StatusUpdate,
@@ -142,32 +143,31 @@ def _run(args: argparse.Namespace, redis_url: str, var_dir: Path) -> int:
     torch.set_num_threads(args.threads)
     connection.close()  # the workers write to this SQLite file from now on
     settings.MEDIA_ROOT = var_dir / "media"
-    request = services.RenderRequest(
+    request = RenderRequest(
         prompt="a red ball rolls across a tiled floor at golden hour",
-        quality=args.quality,
+        quality=Quality(args.quality),
         resolution=args.resolution,
         duration_s=args.duration,
         fps=args.fps,
-        aspect="16:9",
     )
 
     # Long enough that the throttle (0.25 s) passes every step: many progress messages.
     latency_request = dataclasses.replace(
-        request, quality="pro", resolution=540, duration_s=30, fps=8
+        request, quality=Quality.PRO, resolution=540, duration_s=30, fps=8
     )
 
     sockets_dropped = 0
 
     def end_to_end(
-        seed: int, req: services.RenderRequest = request
+        seed: int, req: RenderRequest = request
     ) -> tuple[RenderJob, float, list[StatusUpdate]]:
         """Submit, watch over the websocket, return the job, submit → succeeded (the commit
         that makes it visible) and the updates the client received."""
         nonlocal sockets_dropped
         started = time.time()
-        job = services.render_job_submit(
+        job = services.render_submit(
             team=team, user=owner, request=dataclasses.replace(req, seed=seed)
-        )
+        ).jobs[0]
 
         def finished() -> bool:
             job.refresh_from_db(fields=["state", "finished_at"])
@@ -190,17 +190,17 @@ def _run(args: argparse.Namespace, redis_url: str, var_dir: Path) -> int:
 
     bare_phases: list[dict[str, float]] = []
 
-    def bare(gen_request: GenerationRequest, job: RenderJob, out: Path) -> float:
+    def bare(spec: runtime.RenderSpec, job: RenderJob, out: Path) -> float:
         """What a script calling the engine directly does for the same request."""
         started = time.perf_counter()
-        result = pipe(gen_request)
+        clip = runtime.generate(spec)
         rendered = time.perf_counter()
-        frames = delivery.deliver(
-            result.frames,
-            native_fps=result.fps,
+        frames, _ = runtime.deliver(
+            clip,
             duration_s=job.duration_s,
             fps=job.fps,
-            size=delivery.delivery_size(job.recipe["render_resolution"], job.aspect),
+            resolution=job.recipe["render_resolution"],
+            aspect=job.aspect,
         )
         delivered = time.perf_counter()
         video_io.encode_mp4(frames, out, fps=job.fps)
@@ -219,13 +219,13 @@ def _run(args: argparse.Namespace, redis_url: str, var_dir: Path) -> int:
     with stack_processes(env) as procs:
         procs.start_web()
         procs.start_worker(app="bench.instrumented_worker:app")
-        pipe = runtime.pipeline()
+        runtime.pipeline()  # built here as the worker builds its own: not timed
 
         # Warm both sides: the worker builds its engine on its first job.
         warm_job, warm_s, _ = end_to_end(seed=1)
         # The worker's own translation of a job into an engine request; only the seed
         # differs between repetitions, so the bare call can also run before its job exists.
-        template = execution._generation_request(warm_job)
+        template = execution.render_spec(warm_job, None)
         bare(template, warm_job, var_dir / "warm.mp4")
         print(f"warm-up job {warm_job.pk}: {warm_s:.2f} s (engine build included)", flush=True)
 
@@ -242,7 +242,7 @@ def _run(args: argparse.Namespace, redis_url: str, var_dir: Path) -> int:
             else:
                 bare_s = bare(gen_request, warm_job, bare_mp4)
                 job, e2e_s, updates = end_to_end(seed)
-            if execution._generation_request(job) != gen_request:
+            if execution.render_spec(job, None) != gen_request:
                 raise RuntimeError(f"job {job.pk} rendered another request than the bare call")
             measured_jobs[job.pk] = updates
             if same_output is None:
@@ -396,7 +396,7 @@ def _write(out: Path, s: dict) -> None:
         )
     lines += [
         "",
-        "End to end runs from `render_job_submit` to the commit that marks the job succeeded "
+        "End to end runs from `render_submit` to the commit that marks the job succeeded "
         "(`finish_to_client` is the final push's further trip to the websocket client); bare is `pipeline(request)` + delivery + `encode_mp4` in the "
         "benchmark process for the job's own request, warm. The two alternate (A-B, B-A) so "
         "load from other processes falls on both. Progress latency matches each pushed step "

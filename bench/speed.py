@@ -4,9 +4,9 @@ and its training and sampling throughput with a model-FLOP-utilisation estimate.
 python bench/speed.py --weights weights/builtin/train [--train-log var/train/train/log.jsonl]
 
 End to end per quality: generate at the preset's native 16:9 size and frame rate covering 5 s,
-``delivery.deliver`` to 24 fps at 1280x720, then ``video_io.encode_mp4``. Throughput: timed
+``runtime.deliver`` to 24 fps at 1280x720, then ``video_io.encode_mp4``. Throughput: timed
 forward (sampling) and forward+backward (training) passes at the training batch and token
-count; MFU counts the transformer's matmul FLOPs against RUNTIME.md's measured bf16 matmul peak
+count; MFU counts the transformer's matmul FLOPs against the measured bf16 matmul peak (docs/runtime.md)
 of this CPU (~795 GFLOP/s on 2 cores). Writes bench/results/speed.{md,json}.
 """
 
@@ -25,13 +25,14 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from generation.delivery import deliver, delivery_size, native_frames_needed
+from generation import runtime
+from generation.delivery import delivery_size, native_frames_needed
 from generation.engine import video_io
 from generation.engine.svt_pipeline import QUALITY_MODES, GenerationRequest, Quality
 from generation.engine.training.svt import build_trained_pipeline
 from generation.engine.transformer import SVTCondition
 
-PEAK_BF16_GFLOPS = 795.0  # RUNTIME.md, 1024^2 bf16 matmuls on this 2-core CPU
+PEAK_BF16_GFLOPS = 795.0  # docs/runtime.md: 1024^2 bf16 matmuls on this 2-core CPU
 
 
 def svt_flops(cfg, tokens: int, text_tokens: int = 40) -> float:
@@ -120,7 +121,13 @@ def delivered_clip(pipe, quality: Quality, seconds: float = 5.0) -> dict:
         )
     )
     t1 = time.perf_counter()
-    out = deliver(res.frames, native_fps=engine.fps, duration_s=seconds, fps=24, size=size)
+    out, _ = runtime.deliver(
+        runtime.Clip(res.frames, engine.fps),
+        duration_s=seconds,
+        fps=24,
+        resolution=720,
+        aspect="16:9",
+    )
     t2 = time.perf_counter()
     with tempfile.TemporaryDirectory() as tmp:
         video_io.encode_mp4(out, os.path.join(tmp, "clip.mp4"), fps=24)

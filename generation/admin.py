@@ -6,7 +6,7 @@ from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
-from generation import services
+from generation import lifecycle
 from generation.models import Artifact, RenderJob
 
 
@@ -44,7 +44,7 @@ class RenderJobAdmin(admin.ModelAdmin):
     @admin.action(description="Cancel (refunds what was reserved)")
     def cancel_jobs(self, request: HttpRequest, queryset: QuerySet[RenderJob]) -> None:
         for job in queryset:
-            services.render_job_cancel(job=job)
+            lifecycle.render_job_cancel(job=job)
         self.message_user(
             request, f"Cancel requested for {queryset.count()} job(s).", messages.SUCCESS
         )

@@ -1,7 +1,9 @@
-"""Websocket relays for render progress. Access is checked before joining a group;
-after that a consumer only forwards the HTML the worker pushed."""
+"""The websocket relay of one render job's progress. Access is checked before joining the
+job's group; after that the consumer only forwards the HTML the worker pushed."""
 
 from __future__ import annotations
+
+from typing import Any
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
@@ -9,10 +11,13 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 from generation import progress, selectors
 
 
-class _RelayConsumer(AsyncWebsocketConsumer):
+class RelayConsumer(AsyncWebsocketConsumer):
+    """Joins one group after an access check and relays its ``job.update`` messages.
+    Subclasses say who may watch an object and which group carries it."""
+
     group: str | None = None
 
-    async def allowed(self, user, object_id: int) -> bool:
+    async def allowed(self, user: Any, object_id: int) -> bool:
         raise NotImplementedError
 
     def group_name(self, object_id: int) -> str:
@@ -32,25 +37,14 @@ class _RelayConsumer(AsyncWebsocketConsumer):
         if self.group:
             await self.channel_layer.group_discard(self.group, self.channel_name)
 
-    async def job_update(self, event: dict) -> None:
+    async def job_update(self, event: dict[str, Any]) -> None:
         await self.send(text_data=event["html"])
 
 
-class RenderJobConsumer(_RelayConsumer):
+class RenderJobConsumer(RelayConsumer):
     @database_sync_to_async
-    def allowed(self, user, object_id: int) -> bool:
+    def allowed(self, user: Any, object_id: int) -> bool:
         return selectors.user_can_see_job(user=user, job_id=object_id)
 
     def group_name(self, object_id: int) -> str:
         return progress.job_group(object_id)
-
-
-class ProjectConsumer(_RelayConsumer):
-    @database_sync_to_async
-    def allowed(self, user, object_id: int) -> bool:
-        from storyboards.models import Project
-
-        return Project.objects.filter(pk=object_id, team__memberships__user=user).exists()
-
-    def group_name(self, object_id: int) -> str:
-        return progress.project_group(object_id)

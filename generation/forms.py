@@ -1,21 +1,191 @@
+"""Render forms. :class:`CameraForm` is the camera panel every render form extends: its
+fields, their ranges (the engine's own constants) and the one ``CameraSpec`` it cleans to;
+``templates/generation/_camera_panel.html`` draws it."""
+
 from __future__ import annotations
+
+import json
+import uuid
+from typing import Any
 
 from django import forms
 
-from dailies.models import Quality, Resolution
-from generation.engine.camera import MOVE_DIRECTIONS
-from generation.engine.presets import ASPECTS
-from generation.services import FPS_CHOICES, RenderRequest
+from generation.engine.camera import (
+    APERTURE_RANGE,
+    ASPECT_RATIOS,
+    EASINGS,
+    FOCAL_RANGE_MM,
+    FOCUS_RANGE_M,
+    INTERPOLATIONS,
+    MOVE_DIRECTIONS,
+    SHUTTER_RANGE_DEG,
+    SPEED_RANGE,
+    CameraSpec,
+)
+from generation.requests import FPS_CHOICES, MAX_PROMPT, RenderRequest
+from generation.vocabulary import QUALITY_CHOICES, RESOLUTION_CHOICES, Quality, Resolution
 
-MOVE_CHOICES = [
+MOVE_SLOTS = 3
+MOVE_CHOICES = [("", "—")] + [
     (f"{kind}:{direction}", kind if direction == "none" else f"{kind} {direction}")
     for kind, directions in MOVE_DIRECTIONS.items()
+    if kind != "static"
     for direction in directions
 ]
+EASING_CHOICES = [(e, e.replace("_", " ")) for e in EASINGS]
+DEFAULT = CameraSpec()
 
 
-class RenderForm(forms.Form):
-    """A compact render request: the studio's composer builds the same RenderRequest."""
+def _number(
+    bounds: tuple[float, float], *, initial: float | None, label: str, step: str, **kwargs: Any
+) -> forms.FloatField:
+    return forms.FloatField(
+        min_value=bounds[0],
+        max_value=bounds[1],
+        initial=initial,
+        label=label,
+        widget=forms.NumberInput(attrs={"step": step}),
+        **kwargs,
+    )
+
+
+class CameraForm(forms.Form):
+    """The camera panel: lens, aperture and focus, shutter, aspect, up to three composed
+    moves and custom keyframes. Cleans to ``cleaned_data["camera"]``, a ``CameraSpec``."""
+
+    focal_mm = _number(FOCAL_RANGE_MM, initial=DEFAULT.focal_mm, label="Focal length", step="1")
+    aperture = _number(APERTURE_RANGE, initial=DEFAULT.aperture, label="Aperture", step="0.1")
+    focus_m = _number(
+        FOCUS_RANGE_M,
+        initial=None,
+        label="Focus distance",
+        step="0.1",
+        required=False,
+        help_text="Empty: focus on the subject.",
+    )
+    shutter_deg = _number(
+        SHUTTER_RANGE_DEG, initial=DEFAULT.shutter_deg, label="Shutter angle", step="1"
+    )
+    aspect = forms.ChoiceField(
+        choices=[(a, a) for a in ASPECT_RATIOS], initial=DEFAULT.aspect, widget=forms.RadioSelect
+    )
+    keyframes = forms.CharField(
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 3, "spellcheck": "false"}),
+        label="Keyframes (JSON)",
+        help_text='[{"t": 0, "position": [0, 1.6, -6], "look_at": [0, 1, 0]}, …]',
+    )
+    interpolation = forms.ChoiceField(
+        choices=[(i, i) for i in INTERPOLATIONS],
+        initial=DEFAULT.interpolation,
+        required=False,  # only keyframes use it
+        label="Between keyframes",
+    )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        for slot in range(1, MOVE_SLOTS + 1):
+            self.fields[f"move_{slot}"] = forms.ChoiceField(
+                choices=MOVE_CHOICES, required=False, label=f"Move {slot}"
+            )
+            self.fields[f"move_{slot}_speed"] = _number(
+                SPEED_RANGE, initial=1.0, label="Speed", step="0.1", required=False
+            )
+            self.fields[f"move_{slot}_easing"] = forms.ChoiceField(
+                choices=EASING_CHOICES, initial="linear", required=False, label="Easing"
+            )
+
+    @staticmethod
+    def camera_initial(camera: CameraSpec) -> dict[str, Any]:
+        """The panel's values for a saved camera."""
+        initial: dict[str, Any] = {
+            "focal_mm": camera.focal_mm,
+            "aperture": camera.aperture,
+            "focus_m": camera.focus_m,
+            "shutter_deg": camera.shutter_deg,
+            "aspect": camera.aspect,
+            "interpolation": camera.interpolation,
+            "keyframes": json.dumps([k.to_dict() for k in camera.keyframes])
+            if camera.keyframes
+            else "",
+        }
+        moves = [m for m in camera.moves if m.kind != "static"]
+        for slot, move in enumerate(moves[:MOVE_SLOTS], start=1):
+            initial[f"move_{slot}"] = f"{move.kind}:{move.direction}"
+            initial[f"move_{slot}_speed"] = move.speed
+            initial[f"move_{slot}_easing"] = move.easing
+        return initial
+
+    def move_slots(self) -> list[tuple[forms.BoundField, forms.BoundField, forms.BoundField]]:
+        return [
+            (self[f"move_{n}"], self[f"move_{n}_speed"], self[f"move_{n}_easing"])
+            for n in range(1, MOVE_SLOTS + 1)
+        ]
+
+    def clean_keyframes(self) -> list[dict[str, Any]]:
+        raw = (self.cleaned_data.get("keyframes") or "").strip()
+        if not raw:
+            return []
+        try:
+            data = json.loads(raw)
+        except json.JSONDecodeError as exc:
+            raise forms.ValidationError(f"Keyframes are not valid JSON: {exc.msg}.") from exc
+        if not isinstance(data, list) or not all(isinstance(k, dict) for k in data):
+            raise forms.ValidationError("Keyframes must be a list of objects.")
+        return data
+
+    def _moves(self, data: dict[str, Any]) -> list[dict[str, Any]]:
+        moves: list[dict[str, Any]] = []
+        seen: dict[str, int] = {}
+        for slot in range(1, MOVE_SLOTS + 1):
+            value = data.get(f"move_{slot}")
+            if not value:
+                continue
+            kind, direction = value.split(":")
+            if kind in seen:
+                self.add_error(
+                    f"move_{slot}",
+                    f"{kind.title()} is already move {seen[kind]}: each kind of move once.",
+                )
+                continue
+            seen[kind] = slot
+            moves.append(
+                {
+                    "kind": kind,
+                    "direction": direction,
+                    "speed": data.get(f"move_{slot}_speed") or 1.0,
+                    "easing": data.get(f"move_{slot}_easing") or "linear",
+                }
+            )
+        return moves
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        moves = self._moves(data)
+        camera_fields = ("focal_mm", "aperture", "shutter_deg", "aspect")
+        if any(name not in data for name in camera_fields) or self.has_error("keyframes"):
+            return data  # the field's own error says what is wrong
+        try:
+            data["camera"] = CameraSpec.from_dict(
+                {
+                    "focal_mm": data["focal_mm"],
+                    "aperture": data["aperture"],
+                    "focus_m": data.get("focus_m"),
+                    "shutter_deg": data["shutter_deg"],
+                    "aspect": data["aspect"],
+                    "moves": moves or [{"kind": "static"}],
+                    "keyframes": data.get("keyframes") or [],
+                    "interpolation": data.get("interpolation") or DEFAULT.interpolation,
+                }
+            )
+        except (ValueError, TypeError, KeyError) as exc:
+            message = f"missing {exc}" if isinstance(exc, KeyError) else str(exc)
+            self.add_error("keyframes" if "keyframe" in message else None, f"Camera: {message}")
+        return data
+
+
+class RenderForm(CameraForm):
+    """A compact render request on the renders page: the composer builds the same request."""
 
     prompt = forms.CharField(
         widget=forms.Textarea(
@@ -24,39 +194,34 @@ class RenderForm(forms.Form):
                 "placeholder": "A red ball bounces across a tiled floor at golden hour",
             }
         ),
-        max_length=2000,
+        max_length=MAX_PROMPT,
     )
-    quality = forms.ChoiceField(choices=Quality.choices, initial=Quality.FLASH)
+    quality = forms.ChoiceField(choices=QUALITY_CHOICES, initial=Quality.FLASH)
     resolution = forms.TypedChoiceField(
-        choices=Resolution.choices, coerce=int, initial=Resolution.P540
+        choices=RESOLUTION_CHOICES, coerce=int, initial=Resolution.P540
     )
     duration_s = forms.IntegerField(min_value=1, max_value=30, initial=2, label="Duration (s)")
     fps = forms.TypedChoiceField(
         choices=[(f, f"{f} fps") for f in FPS_CHOICES], coerce=int, initial=24, label="Frame rate"
     )
-    aspect = forms.ChoiceField(choices=[(a, a) for a in ASPECTS], initial="16:9")
-    focal_mm = forms.FloatField(min_value=14, max_value=200, initial=35, label="Focal length (mm)")
-    aperture = forms.FloatField(min_value=1.2, max_value=16, initial=4, label="Aperture (f/)")
-    shutter_deg = forms.FloatField(min_value=45, max_value=360, initial=180, label="Shutter (°)")
-    move = forms.ChoiceField(choices=MOVE_CHOICES, initial="static:none", label="Camera move")
-    seed = forms.IntegerField(required=False, min_value=0, help_text="Empty: a new seed each time.")
+    seed = forms.IntegerField(
+        required=False, min_value=0, max_value=2**31 - 1, help_text="Empty: a new seed each time."
+    )
     idempotency_key = forms.CharField(required=False, widget=forms.HiddenInput)
 
-    def to_request(self) -> RenderRequest:
+    @staticmethod
+    def fresh_initial() -> dict[str, Any]:
+        """A new key per page load: a double submit of the page renders once."""
+        return {"idempotency_key": uuid.uuid4().hex}
+
+    def render_request(self) -> RenderRequest:
         d = self.cleaned_data
-        kind, direction = d["move"].split(":")
         return RenderRequest(
             prompt=d["prompt"],
-            quality=d["quality"],
+            quality=Quality(d["quality"]),
             resolution=d["resolution"],
             duration_s=d["duration_s"],
             fps=d["fps"],
-            aspect=d["aspect"],
             seed=d["seed"],
-            camera={
-                "focal_mm": d["focal_mm"],
-                "aperture": d["aperture"],
-                "shutter_deg": d["shutter_deg"],
-                "moves": [{"kind": kind, "direction": direction}],
-            },
+            camera=d["camera"],
         )

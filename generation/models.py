@@ -1,8 +1,9 @@
-"""Render jobs and their artifacts.
+"""Render batches, their jobs and the jobs' artifacts.
 
-A job freezes the shot's full request as a recipe and moves through a state machine
-(queued → running → encoding → succeeded | failed | cancelled) only through
-``generation.services``.
+A batch is one submit: the takes of one request, made once per idempotency key. A job
+freezes its take's full request as a recipe and moves through a state machine (queued →
+running → encoding → succeeded | failed | cancelled): ``generation.services`` creates it,
+``generation.lifecycle`` moves it.
 """
 
 from __future__ import annotations
@@ -11,11 +12,44 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
-from dailies.models import Mode, Quality, Reservation, Resolution, Team
+from generation.delivery import delivery_size
+from generation.fields import CameraSpecField
+from generation.vocabulary import MODE_CHOICES, QUALITY_CHOICES, RESOLUTION_CHOICES
 
 
 class IllegalTransition(Exception):
-    pass
+    """A bug, not a user's mistake: a job asked to move where its state machine forbids."""
+
+
+class RenderBatch(models.Model):
+    """The takes of one submit (seeds s, s+1, …), reserved together under one lock."""
+
+    team = models.ForeignKey(
+        "accounts.Team", on_delete=models.PROTECT, related_name="render_batches"
+    )
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+    idempotency_key = models.CharField(max_length=64, blank=True)
+    # SHA-256 of the request as submitted: the same key with another request is refused.
+    # Empty for batches older than the fingerprint (they match any replay).
+    fingerprint = models.CharField(max_length=64, blank=True)
+    takes = models.PositiveSmallIntegerField(default=1)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["team", "idempotency_key"],
+                condition=~Q(idempotency_key=""),
+                name="renderbatch_idempotency_per_team",
+            ),
+            models.CheckConstraint(condition=Q(takes__gte=1), name="renderbatch_takes_gte_1"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Batch {self.pk}: {self.takes} take(s) for {self.team_id}"
 
 
 def input_path(job: RenderJob, filename: str) -> str:
@@ -43,7 +77,9 @@ class RenderJob(models.Model):
     }
     ACTIVE = (State.QUEUED, State.RUNNING, State.ENCODING)
 
-    team = models.ForeignKey(Team, on_delete=models.PROTECT, related_name="render_jobs")
+    team = models.ForeignKey("accounts.Team", on_delete=models.PROTECT, related_name="render_jobs")
+    batch = models.ForeignKey(RenderBatch, on_delete=models.PROTECT, related_name="jobs")
+    take = models.PositiveSmallIntegerField(default=0, help_text="0 for a batch's first take.")
     shot = models.ForeignKey(
         "storyboards.Shot", on_delete=models.SET_NULL, null=True, blank=True, related_name="jobs"
     )
@@ -58,12 +94,13 @@ class RenderJob(models.Model):
     input_image = models.ImageField(upload_to=input_path, max_length=300, blank=True)
     # The request, frozen: everything needed to reproduce the clip.
     prompt = models.TextField()
-    mode = models.CharField(max_length=16, choices=Mode.choices)
-    quality = models.CharField(max_length=16, choices=Quality.choices)
-    resolution = models.PositiveIntegerField(choices=Resolution.choices)
+    mode = models.CharField(max_length=16, choices=MODE_CHOICES)
+    quality = models.CharField(max_length=16, choices=QUALITY_CHOICES)
+    resolution = models.PositiveIntegerField(choices=RESOLUTION_CHOICES)
     duration_s = models.PositiveSmallIntegerField()
     fps = models.PositiveSmallIntegerField()
-    aspect = models.CharField(max_length=8)
+    camera = CameraSpecField()
+    aspect = models.CharField(max_length=8, help_text="The camera's aspect ratio, for listings.")
     seed = models.BigIntegerField()
     recipe = models.JSONField()
     backend = models.CharField(max_length=32, default="builtin")
@@ -74,7 +111,12 @@ class RenderJob(models.Model):
     progress_total = models.PositiveIntegerField(default=0)
     eta_s = models.FloatField(null=True, blank=True)
     timings = models.JSONField(default=dict, blank=True)
-    error_message = models.CharField(max_length=500, blank=True)
+    error_message = models.CharField(
+        max_length=500, blank=True, help_text="What the user is told: a plain sentence."
+    )
+    error_detail = models.TextField(
+        blank=True, help_text="The exception behind a failure, for administrators only."
+    )
     cancel_requested = models.BooleanField(default=False)
     attempts = models.PositiveSmallIntegerField(default=0)
     priority = models.PositiveSmallIntegerField(default=0)
@@ -86,8 +128,9 @@ class RenderJob(models.Model):
     # Credits.
     estimate_credits = models.PositiveIntegerField()
     cost_credits = models.PositiveIntegerField(null=True, blank=True)
-    reservation = models.OneToOneField(Reservation, on_delete=models.PROTECT, related_name="job")
-    idempotency_key = models.CharField(max_length=64, blank=True)
+    reservation = models.OneToOneField(
+        "billing.Reservation", on_delete=models.PROTECT, related_name="job"
+    )
     # Results.
     conformance = models.JSONField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
@@ -98,11 +141,7 @@ class RenderJob(models.Model):
         ordering = ["-created_at", "-pk"]
         indexes = [models.Index(fields=["state", "heartbeat_at"])]
         constraints = [
-            models.UniqueConstraint(
-                fields=["team", "idempotency_key"],
-                condition=~Q(idempotency_key=""),
-                name="renderjob_idempotency_per_team",
-            ),
+            models.UniqueConstraint(fields=["batch", "take"], name="renderjob_one_per_take"),
             models.CheckConstraint(condition=Q(duration_s__gte=1), name="renderjob_duration_gte_1"),
         ]
 
@@ -123,8 +162,6 @@ class RenderJob(models.Model):
 
     @property
     def delivered_size(self) -> tuple[int, int]:
-        from generation.delivery import delivery_size
-
         return delivery_size(self.resolution, self.aspect)
 
     def check_transition(self, new_state: str) -> None:

@@ -16,6 +16,8 @@ from channels.layers import get_channel_layer
 from django.template.loader import render_to_string
 from django.utils import timezone
 
+from generation.models import RenderJob
+
 log = logging.getLogger(__name__)
 
 
@@ -27,15 +29,14 @@ def project_group(project_id: int) -> str:
     return f"project_{project_id}"
 
 
-def groups_for(job) -> list[str]:
+def groups_for(job: RenderJob) -> list[str]:
     groups = [job_group(job.pk)]
-    if job.shot_id:
-        project_id = job.shot.project_id
-        groups.append(project_group(project_id))
+    if job.shot is not None:
+        groups.append(project_group(job.shot.project_id))
     return groups
 
 
-def push(job) -> None:
+def push(job: RenderJob) -> None:
     """Send the job's current status partial to everyone watching it. Never raises: a
     broker hiccup must not fail a render (the page falls back to polling)."""
     try:
@@ -51,7 +52,7 @@ def push(job) -> None:
 class ProgressReporter:
     """The engine's ``progress(step, total)`` callback for one job."""
 
-    def __init__(self, job, *, min_interval_s: float = 0.25) -> None:
+    def __init__(self, job: RenderJob, *, min_interval_s: float = 0.25) -> None:
         self.job = job
         self.min_interval_s = min_interval_s
         self.started = time.monotonic()
@@ -64,8 +65,6 @@ class ProgressReporter:
         self.last_push = now
         elapsed = now - self.started
         eta = elapsed * (total - step) / step if step else None
-        from generation.models import RenderJob
-
         RenderJob.objects.filter(pk=self.job.pk, state=RenderJob.State.RUNNING).update(
             progress_step=step, progress_total=total, eta_s=eta, heartbeat_at=timezone.now()
         )

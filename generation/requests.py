@@ -1,64 +1,150 @@
-"""What may be rendered: a creator's request checked against the team's plan and the
-mode's inputs, before any credit moves. Raises :class:`RenderRejected` with a message for
-the user and the form field it belongs to."""
+"""A render request and its quote: checked against the team's plan and the mode's inputs,
+moderated and priced, before any credit moves.
+
+``quote()`` is the one place a request is judged. The composer, its live estimate, re-roll,
+promote and the render form all call it, and ``services.render_batch_submit`` takes what it
+returns. Every refusal is a :class:`RenderRejected` (or another ``UserError``: a blocked
+prompt, a price that cannot be computed) naming the form field it concerns.
+"""
 
 from __future__ import annotations
 
+import hashlib
+import json
 from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING
 
 from django.core.files import File
 from PIL import Image
 
-from dailies.models import Mode, Quality, Resolution, Team
-from generation.engine.camera import CameraSpec
-from generation.engine.presets import ASPECTS
+from billing import pricing
+from billing.limits import PlanLimits
+from generation.engine.camera import ASPECT_RATIOS, CameraSpec
 from generation.models import RenderJob
+from generation.vocabulary import Mode, Quality, Resolution
+from moderation import services as moderation
+from studio.errors import UserError
 
-State = RenderJob.State
+if TYPE_CHECKING:
+    from accounts.models import Team, User
 
 FPS_CHOICES = (8, 12, 24, 25, 30)
 MAX_PROMPT = 2000
+MAX_IMAGE_BYTES = 20 * 1024 * 1024
+MAX_TAKES = 4
+RESTYLE_STRENGTH = (0.05, 1.0)
+EXTEND_STEP_S = (1, 10)
+
+# What the studio renders today, and what it says about the rest.
+OFFERED_MODES = (Mode.TEXT, Mode.IMAGE, Mode.RESTYLE, Mode.EXTEND)
+NOT_OFFERED = {
+    Mode.KEYFRAMES: "the render service does not take a start and an end frame yet; use image "
+    "to video",
+    Mode.REFRAME: "the render service cannot change a finished clip's framing yet; use restyle",
+}
+SOURCE_MODES = (Mode.RESTYLE, Mode.EXTEND)
 
 
-class RenderRejected(Exception):
-    """The request cannot be rendered. ``field`` names the form field it belongs to."""
+class RenderRejected(UserError):
+    """The request cannot be rendered as asked; ``field`` names the form field concerned."""
 
-    def __init__(self, message: str, *, field: str | None = None) -> None:
-        self.field = field
-        super().__init__(message)
+
+def mode_refusal(mode: Mode) -> str | None:
+    """Why ``mode`` cannot be rendered yet, or None when it can."""
+    if mode in OFFERED_MODES:
+        return None
+    return f"{mode.label}: {NOT_OFFERED[mode]}."
 
 
 @dataclass(frozen=True)
 class RenderRequest:
-    """What a creator asks for; the form, the API and re-rolls all build one."""
+    """What a creator asks for; the forms, re-roll and promote (and later the API) build one.
+
+    The camera carries the aspect ratio. Restyle and extend start from ``source_job_id``, a
+    finished render of the team; image to video animates ``image``; ``strength`` is how far
+    a restyle may move from its source.
+    """
 
     prompt: str
-    mode: str = Mode.TEXT_TO_VIDEO
-    quality: str = Quality.STANDARD
+    mode: Mode = Mode.TEXT
+    quality: Quality = Quality.STANDARD
     resolution: int = Resolution.P720
     duration_s: int = 5
     fps: int = 24
-    aspect: str = "16:9"
     seed: int | None = None
-    camera: dict = field(default_factory=dict)
+    camera: CameraSpec = field(default_factory=CameraSpec)
     commercial: bool = False
-    # Inputs: restyle and extend start from a finished render of the team; image-to-video
-    # animates an uploaded frame. ``strength`` is how far a restyle may move from its source.
     source_job_id: int | None = None
     strength: float = 0.6
     image: File | None = field(default=None, compare=False, repr=False)
 
+    @property
+    def aspect(self) -> str:
+        return self.camera.aspect
+
+    def fingerprint(self, *, takes: int) -> str:
+        """SHA-256 of the request as asked (the image by its bytes): two submits with one
+        idempotency key must have asked for the same thing."""
+        image = None
+        if self.image is not None:
+            digest = hashlib.sha256()
+            for chunk in self.image.chunks():
+                digest.update(chunk)
+            self.image.seek(0)
+            image = digest.hexdigest()
+        fields = {
+            "prompt": self.prompt.strip(),
+            "mode": str(self.mode),
+            "quality": str(self.quality),
+            "resolution": int(self.resolution),
+            "duration_s": int(self.duration_s),
+            "fps": int(self.fps),
+            "seed": self.seed,
+            "camera": self.camera.to_dict(),
+            "commercial": self.commercial,
+            "source_job_id": self.source_job_id,
+            "strength": float(self.strength),
+            "image": image,
+            "takes": takes,
+        }
+        return hashlib.sha256(json.dumps(fields, sort_keys=True).encode()).hexdigest()
+
 
 @dataclass(frozen=True)
-class Checked:
-    request: RenderRequest  # with what the inputs fix (a restyle keeps its source's length)
-    camera: dict
+class Quote:
+    """A request that passed every check, with its price.
+
+    Args:
+        asked: the request as the creator sent it.
+        request: the request as its inputs fix it (a restyle keeps its source's length,
+            frame rate and aspect; an extension its source's frame rate and aspect).
+        source: the finished render a restyle or an extension starts from.
+        billed_seconds: what is priced (an extension bills only its new seconds).
+        per_take: the price of one take.
+        takes: how many takes, with seeds s, s+1, …
+    """
+
+    team: Team
+    asked: RenderRequest
+    request: RenderRequest
     source: RenderJob | None
     billed_seconds: int
+    per_take: pricing.Estimate
+    takes: int
+
+    @property
+    def credits(self) -> int:
+        return self.per_take.credits * self.takes
 
 
-MAX_IMAGE_BYTES = 20 * 1024 * 1024
-EXTEND_TOTAL_S = 30
+def camera_from_data(data: object) -> CameraSpec:
+    """A camera spec from JSON-like data (an API body, a stored recipe)."""
+    if not isinstance(data, dict):
+        raise RenderRejected("Camera: send an object with the camera's settings.", field="camera")
+    try:
+        return CameraSpec.from_dict(data)
+    except (ValueError, TypeError, KeyError) as exc:
+        raise RenderRejected(f"Camera: {exc}", field="camera") from exc
 
 
 def _source(team: Team, req: RenderRequest) -> RenderJob:
@@ -71,106 +157,136 @@ def _source(team: Team, req: RenderRequest) -> RenderJob:
         raise RenderRejected(
             "Choose a finished render of your team to start from.", field="source_job"
         )
-    if source.state != State.SUCCEEDED:
+    if source.state != RenderJob.State.SUCCEEDED:
         raise RenderRejected("That render has not finished yet.", field="source_job")
     return source
 
 
-def _check_image(image: File | None) -> None:
+def _check_image(image: File | None, *, draft: bool) -> None:
     if image is None:
+        if draft:  # the live estimate is a GET: it cannot carry the upload
+            return
         raise RenderRejected(
             "Image to video needs a reference frame: upload an image.", field="image"
         )
-    if image.size > MAX_IMAGE_BYTES:
+    if image.size is not None and image.size > MAX_IMAGE_BYTES:
         raise RenderRejected("Reference frames are limited to 20 MB.", field="image")
     try:
         image.seek(0)
         with Image.open(image) as img:
             img.verify()
         image.seek(0)
-    except Exception as exc:  # PIL raises many types for a file that is not an image
+    except Exception as exc:  # an upload is untrusted: PIL raises many types for a bad file
         raise RenderRejected(
             "That file is not an image we can read (PNG, JPEG or WebP).", field="image"
         ) from exc
 
 
-def _inputs(team: Team, req: RenderRequest) -> tuple[RenderRequest, RenderJob | None, int]:
-    """The mode's inputs, checked; returns the request as the inputs fix it, its source
-    and the seconds to bill."""
-    if req.mode == Mode.TEXT_TO_VIDEO:
+def _inputs(
+    team: Team, req: RenderRequest, limits: PlanLimits, *, draft: bool
+) -> tuple[RenderRequest, RenderJob | None, int]:
+    """The mode's inputs, checked: the request as they fix it, its source, the seconds to bill."""
+    if req.mode == Mode.TEXT:
         return req, None, req.duration_s
-    if req.mode == Mode.IMAGE_TO_VIDEO:
-        _check_image(req.image)
+    if req.mode == Mode.IMAGE:
+        _check_image(req.image, draft=draft)
         return req, None, req.duration_s
-    if req.mode == Mode.VIDEO_TO_VIDEO:
-        source = _source(team, req)
-        if not 0.05 <= req.strength <= 1.0:
-            raise RenderRejected("Restyle strength must be between 0.05 and 1.", field="strength")
-        fixed = replace(req, duration_s=source.duration_s, aspect=source.aspect, fps=source.fps)
-        return fixed, source, source.duration_s
-    if req.mode == Mode.EXTEND:
-        source = _source(team, req)
-        total = source.duration_s + req.duration_s
-        limit = (
-            max(EXTEND_TOTAL_S, team.max_duration_s)
-            if team.max_duration_s >= 10
-            else team.max_duration_s
-        )
-        if total > limit:
+    source = _source(team, req)
+    camera = replace(req.camera, aspect=source.aspect)
+    if req.mode == Mode.RESTYLE:
+        low, high = RESTYLE_STRENGTH
+        if not low <= req.strength <= high:
             raise RenderRejected(
-                f"{team.plan.name} plan: extended clips up to {limit} s in total; this one would be {total} s"
-                + (" — upgrade to extend to 30 s." if limit < EXTEND_TOTAL_S else "."),
-                field="duration_s",
+                f"Restyle strength must be between {low:g} and {high:g}.", field="strength"
             )
-        return replace(req, aspect=source.aspect, fps=source.fps), source, req.duration_s
-    raise RenderRejected(
-        "Start + end keyframes are not offered in the studio yet: use image to video.", field="mode"
-    )
+        fixed = replace(req, duration_s=source.duration_s, fps=source.fps, camera=camera)
+        return fixed, source, source.duration_s
+    low, high = EXTEND_STEP_S
+    if not low <= req.duration_s <= high:
+        raise RenderRejected(f"Extend by {low} to {high} seconds at a time.", field="duration_s")
+    refusal = limits.extend_refusal(source.duration_s + req.duration_s)
+    if refusal:
+        raise RenderRejected(refusal, field="duration_s")
+    return replace(req, fps=source.fps, camera=camera), source, req.duration_s
 
 
-def validate(team: Team, req: RenderRequest) -> Checked:
-    """Plan limits, inputs and well-formedness."""
-    plan = team.plan
+def validate(
+    team: Team, req: RenderRequest, *, draft: bool = False
+) -> tuple[RenderRequest, RenderJob | None, int]:
+    """Plan limits, the mode's inputs and well-formedness; nothing is written.
+
+    ``draft``: the live estimate, which may come before a prompt or an upload.
+    Returns the request as its inputs fix it, its source render, and the seconds to bill.
+    """
+    limits = PlanLimits.of(team)
     prompt = req.prompt.strip()
-    if not prompt:
+    if not prompt and not draft:
         raise RenderRejected("Describe the shot: the prompt is empty.", field="prompt")
     if len(prompt) > MAX_PROMPT:
         raise RenderRejected(f"Prompts are limited to {MAX_PROMPT} characters.", field="prompt")
-    if req.mode not in Mode.values:
+    if req.mode not in set(Mode):
         raise RenderRejected("Choose a mode.", field="mode")
-    req, source, billed = _inputs(team, req)
-    if req.quality not in Quality.values:
+    refusal = mode_refusal(Mode(req.mode))
+    if refusal:
+        raise RenderRejected(refusal, field="mode")
+    if req.quality not in set(Quality):
         raise RenderRejected("Choose Flash, Standard or Pro.", field="quality")
     if req.resolution not in Resolution.values:
         raise RenderRejected("Choose 540p, 720p, 1080p, 1440p or 4K.", field="resolution")
-    if req.resolution > team.max_resolution:
-        raise RenderRejected(
-            f"{plan.name} plan: up to {team.max_resolution_label} and {team.max_duration_s} s "
-            f"— upgrade for {Resolution(req.resolution).label}.",
-            field="resolution",
-        )
-    if source is None and not 1 <= req.duration_s <= team.max_duration_s:
-        raise RenderRejected(
-            f"{plan.name} plan: clips of 1 to {team.max_duration_s} s"
-            + (" — upgrade for longer clips." if req.duration_s > team.max_duration_s else "."),
-            field="duration_s",
-        )
+    refusal = limits.resolution_refusal(req.resolution)
+    if refusal:
+        raise RenderRejected(refusal, field="resolution")
     if req.fps not in FPS_CHOICES:
         raise RenderRejected(
             f"Frame rate must be one of {', '.join(map(str, FPS_CHOICES))} fps.", field="fps"
         )
-    if req.aspect not in ASPECTS:
-        raise RenderRejected(f"Aspect ratio must be one of {', '.join(ASPECTS)}.", field="aspect")
-    if req.commercial and not plan.commercial_licence:
+    if req.camera.aspect not in ASPECT_RATIOS:  # CameraSpec checks it too; say it plainly
         raise RenderRejected(
-            f"The {plan.name} plan has no commercial licence — upgrade to Standard to use "
-            "renders commercially.",
-            field="commercial",
+            f"Aspect ratio must be one of {', '.join(ASPECT_RATIOS)}.", field="aspect"
         )
-    if source is not None and req.mode == Mode.EXTEND and not 1 <= req.duration_s <= 10:
-        raise RenderRejected("Extend by 1 to 10 seconds at a time.", field="duration_s")
-    try:
-        camera = CameraSpec.from_dict({**(req.camera or {}), "aspect": req.aspect})
-    except (ValueError, TypeError) as exc:
-        raise RenderRejected(f"Camera: {exc}", field="camera") from exc
-    return Checked(request=req, camera=camera.to_dict(), source=source, billed_seconds=billed)
+    if req.commercial:
+        refusal = limits.commercial_refusal()
+        if refusal:
+            raise RenderRejected(refusal, field="commercial")
+    fixed, source, billed = _inputs(team, req, limits, draft=draft)
+    if source is None:
+        refusal = limits.duration_refusal(req.duration_s)
+        if refusal:
+            raise RenderRejected(refusal, field="duration_s")
+    return fixed, source, billed
+
+
+def quote(
+    *,
+    team: Team,
+    request: RenderRequest,
+    takes: int = 1,
+    user: User | None = None,
+    draft: bool = False,
+) -> Quote:
+    """Validate, moderate and price ``takes`` takes of ``request``; nothing is spent.
+
+    Moderation records a blocked prompt in its own transaction, so call this before the
+    transaction that submits. ``draft`` (the live estimate) skips moderation and lets an
+    empty prompt and a missing upload through.
+
+    Raises:
+        RenderRejected, moderation.ContentBlocked, pricing.PricingError: each a ``UserError``.
+    """
+    if not 1 <= takes <= MAX_TAKES:
+        raise RenderRejected(f"Render 1 to {MAX_TAKES} takes at a time.", field="variants")
+    fixed, source, billed = validate(team, request, draft=draft)
+    if not draft:
+        moderation.check(team=team, user=user, text=request.prompt, source="prompt")
+    per_take = pricing.estimate(
+        duration_s=billed, resolution=fixed.resolution, quality=fixed.quality, mode=fixed.mode
+    )
+    return Quote(
+        team=team,
+        asked=request,
+        request=fixed,
+        source=source,
+        billed_seconds=billed,
+        per_take=per_take,
+        takes=takes,
+    )

@@ -6,5 +6,4 @@ from generation import consumers
 
 websocket_urlpatterns = [
     path("ws/jobs/<int:pk>/", consumers.RenderJobConsumer.as_asgi()),
-    path("ws/projects/<int:pk>/", consumers.ProjectConsumer.as_asgi()),
 ]

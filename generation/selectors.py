@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.db.models import QuerySet
 from django.http import Http404
 
-from dailies.models import Team, User
+from accounts.models import Team, User
 from generation.models import RenderJob
 
 

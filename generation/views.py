@@ -2,20 +2,21 @@
 
 from __future__ import annotations
 
-import uuid
-
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpResponse
+from django.http.response import HttpResponseBase
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from dailies import ledger, moderation
-from generation import selectors, services
+from accounts.http import TeamRequest
+from generation import lifecycle, selectors, services
 from generation.forms import RenderForm
 from generation.models import Artifact
 from generation.ranged import ranged_file_response
 from generation.runtime import engine_info
+from studio.errors import UserError
+from studio.forms import add_user_error
 
 ARTIFACT_TYPES = {
     "video": ("mp4", "video/mp4"),
@@ -27,24 +28,21 @@ ARTIFACT_TYPES = {
 
 @login_required
 @require_http_methods(["GET", "POST"])
-def job_list(request: HttpRequest) -> HttpResponse:
+def job_list(request: TeamRequest) -> HttpResponse:
     team = request.team
-    form = RenderForm(request.POST or None, initial={"idempotency_key": uuid.uuid4().hex})
+    form = RenderForm(request.POST or None, initial=RenderForm.fresh_initial())
     if request.method == "POST" and form.is_valid():
         try:
-            job = services.render_job_submit(
+            submitted = services.render_submit(
                 team=team,
                 user=request.user,
-                request=form.to_request(),
+                request=form.render_request(),
                 idempotency_key=form.cleaned_data["idempotency_key"],
             )
-        except services.RenderRejected as exc:
-            form.add_error(exc.field if exc.field in form.fields else None, str(exc))
-        except (moderation.ContentBlocked, ledger.InsufficientCredits) as exc:
-            form.add_error(
-                "prompt" if isinstance(exc, moderation.ContentBlocked) else None, str(exc)
-            )
+        except UserError as exc:
+            add_user_error(form, exc)
         else:
+            job = submitted.jobs[0]
             messages.success(request, f"Queued — {job.estimate_credits} credits reserved.")
             return redirect("job_detail", job_id=job.pk)
     return render(
@@ -60,14 +58,14 @@ def job_list(request: HttpRequest) -> HttpResponse:
 
 @login_required
 @require_GET
-def job_detail(request: HttpRequest, job_id: int) -> HttpResponse:
+def job_detail(request: TeamRequest, job_id: int) -> HttpResponse:
     job = selectors.job_get(user=request.user, job_id=job_id)
     return render(request, "generation/job_detail.html", {"job": job})
 
 
 @login_required
 @require_GET
-def job_status(request: HttpRequest, job_id: int) -> HttpResponse:
+def job_status(request: TeamRequest, job_id: int) -> HttpResponse:
     """The status partial: the polling fallback, and the stored state after a reload."""
     job = selectors.job_get(user=request.user, job_id=job_id)
     template = "generation/_job_status.html" if request.htmx else "generation/job_detail.html"
@@ -76,8 +74,8 @@ def job_status(request: HttpRequest, job_id: int) -> HttpResponse:
 
 @login_required
 @require_POST
-def job_cancel(request: HttpRequest, job_id: int) -> HttpResponse:
-    job = services.render_job_cancel(job=selectors.job_get(user=request.user, job_id=job_id))
+def job_cancel(request: TeamRequest, job_id: int) -> HttpResponse:
+    job = lifecycle.render_job_cancel(job=selectors.job_get(user=request.user, job_id=job_id))
     if request.htmx:
         return render(request, "generation/_job_status.html", {"job": job})
     return redirect("job_detail", job_id=job.pk)
@@ -85,7 +83,7 @@ def job_cancel(request: HttpRequest, job_id: int) -> HttpResponse:
 
 @login_required
 @require_GET
-def job_artifact(request: HttpRequest, job_id: int, kind: str) -> HttpResponse:
+def job_artifact(request: TeamRequest, job_id: int, kind: str) -> HttpResponseBase:
     """Artifacts are served through the access check, never from a public media URL."""
     job = selectors.job_get(user=request.user, job_id=job_id)
     artifact = next((a for a in job.artifacts.all() if a.kind == kind), None)

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from generation.engine.camera_language import parse_camera_language
 
@@ -19,7 +20,7 @@ class Chip:
     text: str
     label: str
     field: str
-    values: dict[str, str] = field(default_factory=dict)
+    values: dict[str, str] = dataclasses.field(default_factory=dict)
     error: str = ""
 
     @property

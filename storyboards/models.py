@@ -6,11 +6,19 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
-from dailies.models import Mode, Quality, Resolution, Team
+from generation.fields import CameraSpecField
+from generation.vocabulary import (
+    MODE_CHOICES,
+    QUALITY_CHOICES,
+    RESOLUTION_CHOICES,
+    Mode,
+    Quality,
+    Resolution,
+)
 
 
 class Project(models.Model):
-    team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="projects")
+    team = models.ForeignKey("accounts.Team", on_delete=models.CASCADE, related_name="projects")
     name = models.CharField(max_length=120)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
@@ -33,13 +41,17 @@ class Shot(models.Model):
     position = models.PositiveIntegerField(default=0)
     title = models.CharField(max_length=120, blank=True)
     prompt = models.TextField()
-    mode = models.CharField(max_length=16, choices=Mode.choices, default=Mode.TEXT_TO_VIDEO)
-    camera = models.JSONField(default=dict, blank=True, help_text="CameraSpec.to_dict()")
-    aspect = models.CharField(max_length=8, default="16:9")
+    mode = models.CharField(max_length=16, choices=MODE_CHOICES, default=Mode.TEXT.value)
+    camera = CameraSpecField()
+    aspect = models.CharField(
+        max_length=8, default="16:9", help_text="The camera's aspect ratio, for listings."
+    )
     duration_s = models.PositiveSmallIntegerField(default=5)
     fps = models.PositiveSmallIntegerField(default=24)
-    resolution = models.PositiveIntegerField(choices=Resolution.choices, default=Resolution.P720)
-    quality = models.CharField(max_length=16, choices=Quality.choices, default=Quality.STANDARD)
+    resolution = models.PositiveIntegerField(choices=RESOLUTION_CHOICES, default=Resolution.P720)
+    quality = models.CharField(
+        max_length=16, choices=QUALITY_CHOICES, default=Quality.STANDARD.value
+    )
     seed = models.BigIntegerField(null=True, blank=True, help_text="Empty: a new seed per render.")
     variants = models.PositiveSmallIntegerField(
         default=1, help_text="Takes per render, with seeds s, s+1, …"

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from django.db.models import Max, OuterRef, Prefetch, QuerySet, Subquery
 from django.http import Http404
 
-from dailies.models import Team, User
+from accounts.models import Team, User
 from generation.models import Artifact, RenderJob
 from storyboards.models import Project, Shot
 
@@ -46,6 +46,10 @@ def project_get(*, user: User, project_id: int | str) -> Project:
         )
     except (Project.DoesNotExist, ValueError, TypeError) as exc:
         raise Http404("No such project.") from exc
+
+
+def user_can_see_project(*, user: User, project_id: int) -> bool:
+    return Project.objects.filter(pk=project_id, team__memberships__user=user).exists()
 
 
 def _jobs_newest_first() -> Prefetch:
@@ -134,7 +138,9 @@ def render_time_estimate(
         .values_list("started_at", "finished_at", "duration_s")[:20]
     )
     per_second = [
-        (finished - started).total_seconds() / max(1, clip_s) for started, finished, clip_s in rows
+        (finished - started).total_seconds() / max(1, clip_s)
+        for started, finished, clip_s in rows
+        if started and finished  # the query asks for both; the types cannot know
     ]
     if not per_second:
         return None

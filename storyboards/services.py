@@ -1,10 +1,9 @@
-"""Writes for projects and shots. Renders go through ``generation.services`` (credits,
-moderation, queueing); this module only decides what to ask for and keeps the timeline tidy."""
+"""Writes for projects and shots. Renders are quoted by ``generation.requests`` and
+submitted by ``generation.services``; this module decides what to ask for, saves the shot
+with its render in one transaction, and keeps the timeline tidy."""
 
 from __future__ import annotations
 
-import secrets
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -13,13 +12,13 @@ from django.db import transaction
 from django.db.models import F, Max
 from django.utils import timezone
 
-from dailies import ledger
-from dailies.models import Quality, Team, User
-from generation import services as render
+from accounts.models import Team, User
+from generation import requests as render_requests
+from generation import services as render_services
 from generation.models import RenderJob
+from generation.requests import RenderRejected, RenderRequest
+from generation.vocabulary import Mode, Quality
 from storyboards.models import Project, Shot
-
-SEED_SPACE = 2**31
 
 
 def _touch(project: Project) -> None:
@@ -143,73 +142,109 @@ def shot_set_current(*, shot: Shot, job: RenderJob) -> Shot:
 # --- renders ----------------------------------------------------------------------------------
 
 
+def _save(project: Project, shot: Shot | None, fields: dict[str, Any]) -> Shot:
+    return (
+        shot_create(project=project, fields=fields)
+        if shot is None
+        else shot_update(shot=shot, fields=fields)
+    )
+
+
 def shot_render(
     *,
-    shot: Shot,
+    project: Project,
+    shot: Shot | None,
     user: User,
-    request: render.RenderRequest,
-    variants: int = 1,
+    request: RenderRequest,
+    fields: dict[str, Any] | None = None,
+    takes: int = 1,
     idempotency_key: str = "",
-) -> list[RenderJob]:
-    """Submit ``variants`` takes of a shot with seeds s, s+1, … and circle the first.
+) -> tuple[Shot, list[RenderJob]]:
+    """Render ``takes`` takes of a shot (seeds s, s+1, …) and circle the first.
 
-    Raises what ``render_job_submit`` raises, before any take is queued: the whole batch is
-    priced against the balance first, so a batch never half-starts for lack of credits.
+    With ``fields`` the composer's settings are saved into the shot (a new one when
+    ``shot`` is None) in the same transaction as the submit: a render that is refused, for
+    any reason, leaves the shot as it was. A replayed idempotency key returns the first
+    submit's shot and takes, and saves nothing.
+
+    Raises what ``generation.requests.quote`` and ``render_batch_submit`` raise: each a
+    ``UserError``, with nothing saved and nothing charged.
     """
-    team = shot.project.team
-    estimate = render.render_job_estimate(team=team, request=request)
-    needed = estimate.credits * variants
-    available = ledger.balance(team).available
-    if needed > available:
-        raise ledger.InsufficientCredits(needed=needed, available=available)
-    base = request.seed if request.seed is not None else secrets.randbelow(SEED_SPACE)
-    jobs = []
-    for n in range(variants):
-        take = replace(request, seed=(base + n) % SEED_SPACE)
-        key = f"{idempotency_key}-{n}" if idempotency_key else ""
-        jobs.append(
-            render.render_job_submit(
-                team=team, user=user, request=take, idempotency_key=key, shot_id=shot.pk
-            )
-        )
+    team = project.team
+    earlier = render_services.render_batch_find(
+        team=team, idempotency_key=idempotency_key, request=request, takes=takes
+    )
+    if earlier is not None:
+        return _shot_of(earlier.jobs[0], shot), earlier.jobs
+    quote = render_requests.quote(team=team, request=request, takes=takes, user=user)
     with transaction.atomic():
-        Shot.objects.filter(pk=shot.pk).update(current_job=jobs[0], updated_at=timezone.now())
-        _touch(shot.project)
-    shot.current_job = jobs[0]
-    return jobs
+        if fields is not None:
+            shot = _save(project, shot, fields)
+        if shot is None:
+            raise ValueError("shot_render needs a shot or the fields of a new one")
+        submitted = render_services.render_batch_submit(
+            quote=quote, user=user, idempotency_key=idempotency_key, shot_id=shot.pk
+        )
+        if submitted.replayed:
+            # A concurrent submit with this key won the lock and saved its own shot.
+            transaction.set_rollback(True)
+        else:
+            Shot.objects.filter(pk=shot.pk).update(
+                current_job=submitted.jobs[0], updated_at=timezone.now()
+            )
+            _touch(project)
+            shot.current_job = submitted.jobs[0]
+    if submitted.replayed:
+        return _shot_of(submitted.jobs[0], None), submitted.jobs
+    return shot, submitted.jobs
 
 
-def job_request(job: RenderJob, **overrides: Any) -> render.RenderRequest:
-    """A take's frozen recipe as a new request: promote and re-roll start from it."""
+def _shot_of(job: RenderJob, fallback: Shot | None) -> Shot:
+    if job.shot_id is not None:
+        return Shot.objects.select_related("project").get(pk=job.shot_id)
+    if fallback is None:
+        raise RenderRejected("That render no longer belongs to a shot.")
+    return fallback
+
+
+def job_request(job: RenderJob, **overrides: Any) -> RenderRequest:
+    """A take's frozen request as a new one: promote and re-roll start from it."""
     recipe = job.recipe
-    fields = {
-        "prompt": recipe["prompt"],
-        "mode": recipe["mode"],
-        "quality": recipe["quality"],
-        "resolution": recipe["resolution"],
-        "duration_s": recipe["duration_s"],
-        "fps": recipe["fps"],
-        "aspect": recipe["aspect"],
-        "seed": recipe["seed"],
-        "camera": recipe["camera"],
+    fields: dict[str, Any] = {
+        "prompt": job.prompt,
+        "mode": Mode(job.mode),
+        "quality": Quality(job.quality),
+        "resolution": job.resolution,
+        "duration_s": job.duration_s,
+        "fps": job.fps,
+        "seed": job.seed,
+        "camera": job.camera,
         "commercial": recipe.get("commercial", False),
-        "source_job_id": recipe.get("source_job_id"),
+        "source_job_id": job.source_job_id,
         "strength": recipe.get("strength", 0.6),
     }
     if job.input_image:
         # Image to video: the same reference frame again.
         fields["image"] = File(job.input_image.open("rb"), name=Path(job.input_image.name).name)
-    return render.RenderRequest(**(fields | overrides))
+    return RenderRequest(**(fields | overrides))
 
 
-def shot_promote(*, shot: Shot, job: RenderJob, user: User, quality: str) -> RenderJob:
+def shot_promote(
+    *, shot: Shot, job: RenderJob, user: User, quality: str, idempotency_key: str = ""
+) -> RenderJob:
     """The same seed and settings at a higher quality."""
     if quality not in (Quality.STANDARD, Quality.PRO) or quality == job.quality:
-        raise render.RenderRejected("Promote to Standard or Pro.", field="quality")
-    return shot_render(shot=shot, user=user, request=job_request(job, quality=quality))[0]
+        raise RenderRejected("Promote to Standard or Pro.", field="quality")
+    request = job_request(job, quality=Quality(quality))
+    return shot_render(
+        project=shot.project, shot=shot, user=user, request=request, idempotency_key=idempotency_key
+    )[1][0]
 
 
-def shot_reroll(*, shot: Shot, job: RenderJob, user: User) -> RenderJob:
-    """The same settings with a new seed."""
-    seed = (job.seed + 1 + secrets.randbelow(SEED_SPACE - 1)) % SEED_SPACE
-    return shot_render(shot=shot, user=user, request=job_request(job, seed=seed))[0]
+def shot_reroll(*, shot: Shot, job: RenderJob, user: User, idempotency_key: str = "") -> RenderJob:
+    """The same settings with a new seed (drawn at submit, so a replayed key asks for the
+    same thing and gets the same take)."""
+    request = job_request(job, seed=None)
+    return shot_render(
+        project=shot.project, shot=shot, user=user, request=request, idempotency_key=idempotency_key
+    )[1][0]

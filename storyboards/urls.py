@@ -5,6 +5,7 @@ from django.urls import path
 from storyboards import views
 
 urlpatterns = [
+    path("", views.dashboard, name="dashboard"),
     path("projects/", views.dashboard, name="project_list"),
     path("projects/new/", views.project_create, name="project_create"),
     path("projects/<int:project_id>/", views.project_detail, name="project_detail"),

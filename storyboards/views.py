@@ -7,38 +7,39 @@ back to their page when htmx is not driving them.
 from __future__ import annotations
 
 import contextlib
+import uuid
+from collections.abc import Callable
+from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from dailies import ledger, moderation, pricing
-from dailies.models import Mode, Quality, Resolution
-from generation import services as render_services
+from accounts.http import HtmxRequest, TeamRequest
+from billing import ledger
+from generation import requests as render_requests
+from generation.models import RenderJob
 from generation.runtime import engine_info
+from generation.vocabulary import Mode, Quality, Resolution
 from storyboards import selectors, services
 from storyboards.chips import camera_chips, prompt_without
-from storyboards.forms import AVAILABLE_MODES, MODE_NOTE, ProjectForm, ShotForm, shot_request
+from storyboards.forms import ProjectForm, ShotForm
 from storyboards.models import Project, Shot
-
-RENDER_ERRORS = (
-    render_services.RenderRejected,
-    moderation.ContentBlocked,
-    ledger.InsufficientCredits,
-)
+from studio.errors import UserError
+from studio.forms import add_user_error
 
 
-def _hx(request: HttpRequest, template: str, partial: str) -> str:
+def _hx(request: HtmxRequest, template: str, partial: str) -> str:
     return f"{template}#{partial}" if request.htmx else template
 
 
 # --- dashboard and projects -------------------------------------------------------------------
 
 
-def _dashboard_context(request: HttpRequest, **extra: object) -> dict:
+def _dashboard_context(request: TeamRequest, **extra: object) -> dict:
     archived = request.GET.get("archived") == "1"
     return {
         "team": request.team,
@@ -50,7 +51,7 @@ def _dashboard_context(request: HttpRequest, **extra: object) -> dict:
 
 @login_required
 @require_GET
-def dashboard(request: HttpRequest) -> HttpResponse:
+def dashboard(request: TeamRequest) -> HttpResponse:
     """The team's projects, newest activity first."""
     template = _hx(request, "storyboards/dashboard.html", "project-grid")
     return render(request, template, _dashboard_context(request))
@@ -58,7 +59,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
 
 @login_required
 @require_POST
-def project_create(request: HttpRequest) -> HttpResponse:
+def project_create(request: TeamRequest) -> HttpResponse:
     form = ProjectForm(request.POST)
     if not form.is_valid():
         return render(
@@ -78,7 +79,7 @@ def project_create(request: HttpRequest) -> HttpResponse:
 
 @login_required
 @require_http_methods(["GET", "POST"])
-def project_rename(request: HttpRequest, project_id: int) -> HttpResponse:
+def project_rename(request: TeamRequest, project_id: int) -> HttpResponse:
     project = selectors.project_get(user=request.user, project_id=project_id)
     form = ProjectForm(request.POST or None, initial={"name": project.name})
     # The title sits on the dashboard card and on the project page; each asks for its own.
@@ -97,7 +98,7 @@ def project_rename(request: HttpRequest, project_id: int) -> HttpResponse:
 
 @login_required
 @require_POST
-def project_archive(request: HttpRequest, project_id: int) -> HttpResponse:
+def project_archive(request: TeamRequest, project_id: int) -> HttpResponse:
     project = selectors.project_get(user=request.user, project_id=project_id)
     archived = request.POST.get("archived", "1") == "1"
     services.project_set_archived(project=project, archived=archived)
@@ -113,26 +114,26 @@ def project_archive(request: HttpRequest, project_id: int) -> HttpResponse:
 # --- the timeline -----------------------------------------------------------------------------
 
 
-def _timeline_context(request: HttpRequest, project: Project) -> dict:
+def _timeline_context(request: TeamRequest, project: Project) -> dict:
     shots = list(selectors.shot_list(user=request.user, project=project))
-    for shot in shots:
-        shot.card_job = selectors.shot_card_job(shot)
     return {
         "project": project,
         "shots": shots,
+        # What each card shows: a take still rendering, else the circled one, else the newest.
+        "cards": [(shot, selectors.shot_card_job(shot)) for shot in shots],
         "total_s": sum(s.duration_s for s in shots),
     }
 
 
 @login_required
 @require_GET
-def project_detail(request: HttpRequest, project_id: int) -> HttpResponse:
+def project_detail(request: TeamRequest, project_id: int) -> HttpResponse:
     project = selectors.project_get(user=request.user, project_id=project_id)
     template = _hx(request, "storyboards/project_detail.html", "timeline")
     return render(request, template, _timeline_context(request, project))
 
 
-def _timeline_response(request: HttpRequest, project: Project) -> HttpResponse:
+def _timeline_response(request: TeamRequest, project: Project) -> HttpResponse:
     if request.htmx:
         return render(
             request,
@@ -144,7 +145,7 @@ def _timeline_response(request: HttpRequest, project: Project) -> HttpResponse:
 
 @login_required
 @require_POST
-def project_reorder(request: HttpRequest, project_id: int) -> HttpResponse:
+def project_reorder(request: TeamRequest, project_id: int) -> HttpResponse:
     project = selectors.project_get(user=request.user, project_id=project_id)
     order = []
     for value in request.POST.getlist("order"):
@@ -156,7 +157,7 @@ def project_reorder(request: HttpRequest, project_id: int) -> HttpResponse:
 
 @login_required
 @require_POST
-def shot_move(request: HttpRequest, shot_id: int) -> HttpResponse:
+def shot_move(request: TeamRequest, shot_id: int) -> HttpResponse:
     shot = selectors.shot_get(user=request.user, shot_id=shot_id)
     try:
         offset = max(-1000, min(1000, int(request.POST.get("offset", "0"))))
@@ -168,7 +169,7 @@ def shot_move(request: HttpRequest, shot_id: int) -> HttpResponse:
 
 @login_required
 @require_POST
-def shot_duplicate(request: HttpRequest, shot_id: int) -> HttpResponse:
+def shot_duplicate(request: TeamRequest, shot_id: int) -> HttpResponse:
     shot = selectors.shot_get(user=request.user, shot_id=shot_id)
     services.shot_duplicate(shot=shot)
     return _timeline_response(request, shot.project)
@@ -176,7 +177,7 @@ def shot_duplicate(request: HttpRequest, shot_id: int) -> HttpResponse:
 
 @login_required
 @require_POST
-def shot_delete(request: HttpRequest, shot_id: int) -> HttpResponse:
+def shot_delete(request: TeamRequest, shot_id: int) -> HttpResponse:
     shot = selectors.shot_get(user=request.user, shot_id=shot_id)
     project = shot.project
     services.shot_delete(shot=shot)
@@ -188,7 +189,9 @@ def shot_delete(request: HttpRequest, shot_id: int) -> HttpResponse:
 # --- the composer -----------------------------------------------------------------------------
 
 
-def _composer_context(request: HttpRequest, project: Project, form: ShotForm, shot: Shot | None):
+def _composer_context(
+    request: TeamRequest, project: Project, form: ShotForm, shot: Shot | None
+) -> dict[str, Any]:
     prompt = form["prompt"].value() or ""
     return {
         "project": project,
@@ -196,48 +199,40 @@ def _composer_context(request: HttpRequest, project: Project, form: ShotForm, sh
         "form": form,
         "team": project.team,
         "chips": camera_chips(prompt),
-        "available_modes": AVAILABLE_MODES,
-        "mode_note": MODE_NOTE,
+        "mode_options": [
+            (mode.value, mode.label, render_requests.NOT_OFFERED.get(mode, "")) for mode in Mode
+        ],
         "engine": engine_info(),
         "estimate": _estimate(project, form),
     }
 
 
-def _submit(request: HttpRequest, form: ShotForm, project: Project, shot: Shot | None):
+def _submit(
+    request: TeamRequest, form: ShotForm, project: Project, shot: Shot | None
+) -> Shot | None:
     """Save the composer into the shot and, when asked, render it. Returns the shot, or None
-    when the render was refused (the reason is attached to the form)."""
+    when the render was refused (the reason is on the form, and the shot is as it was)."""
     fields = form.shot_fields()
-    rendering = request.POST.get("action") == "render"
-    if rendering:
-        # Price and plan-check before saving, so a refused render leaves the shot as it was.
-        probe = Shot(project=project, **fields)
-        try:
-            render_services.render_job_estimate(
-                team=project.team, request=shot_request(probe, **form.render_inputs())
-            )
-        except render_services.RenderRejected as exc:
-            form.add_error(exc.field if exc.field in form.fields else None, str(exc))
-            return None
-    if shot is None:
-        shot = services.shot_create(project=project, fields=fields)
-    else:
-        shot = services.shot_update(shot=shot, fields=fields)
-    if not rendering:
+    if request.POST.get("action") != "render":
+        shot = (
+            services.shot_create(project=project, fields=fields)
+            if shot is None
+            else services.shot_update(shot=shot, fields=fields)
+        )
         messages.success(request, "Shot saved.")
         return shot
     try:
-        jobs = services.shot_render(
+        shot, jobs = services.shot_render(
+            project=project,
             shot=shot,
             user=request.user,
-            request=shot_request(shot, **form.render_inputs()),
-            variants=shot.variants,
+            request=form.render_request(),
+            fields=fields,
+            takes=fields["variants"],
             idempotency_key=form.cleaned_data.get("idempotency_key") or "",
         )
-    except RENDER_ERRORS as exc:
-        field = getattr(exc, "field", None)
-        if isinstance(exc, moderation.ContentBlocked):
-            field = "prompt"
-        form.add_error(field if field in form.fields else None, str(exc))
+    except UserError as exc:
+        add_user_error(form, exc)
         return None
     credits = sum(j.estimate_credits for j in jobs)
     takes = f"{len(jobs)} takes" if len(jobs) > 1 else "1 take"
@@ -249,7 +244,7 @@ def _submit(request: HttpRequest, form: ShotForm, project: Project, shot: Shot |
 
 @login_required
 @require_http_methods(["GET", "POST"])
-def shot_new(request: HttpRequest, project_id: int) -> HttpResponse:
+def shot_new(request: TeamRequest, project_id: int) -> HttpResponse:
     project = selectors.project_get(user=request.user, project_id=project_id)
     initial = ShotForm.fresh_initial()
     form = ShotForm(
@@ -270,7 +265,7 @@ def shot_new(request: HttpRequest, project_id: int) -> HttpResponse:
 
 @login_required
 @require_http_methods(["GET", "POST"])
-def shot_edit(request: HttpRequest, shot_id: int) -> HttpResponse:
+def shot_edit(request: TeamRequest, shot_id: int) -> HttpResponse:
     shot = selectors.shot_get(user=request.user, shot_id=shot_id)
     project = shot.project
     initial = ShotForm.initial_from_shot(shot) | ShotForm.fresh_initial()
@@ -294,7 +289,7 @@ def shot_edit(request: HttpRequest, shot_id: int) -> HttpResponse:
 
 @login_required
 @require_GET
-def composer_parse(request: HttpRequest, project_id: int) -> HttpResponse:
+def composer_parse(request: TeamRequest, project_id: int) -> HttpResponse:
     """Camera-language chips for the prompt. ``remove=<n>`` takes chip n's phrase out of the
     prompt and sends the edited prompt back out of band."""
     project = selectors.project_get(user=request.user, project_id=project_id)
@@ -310,58 +305,33 @@ def composer_parse(request: HttpRequest, project_id: int) -> HttpResponse:
     return render(request, _hx(request, "storyboards/composer_aid.html", "chips"), context)
 
 
-def _estimate(project: Project, form: ShotForm) -> dict:
-    """Price and time for the composer's current settings, with the plan's objections next
-    to the fields they concern."""
+def _estimate(project: Project, form: ShotForm) -> dict[str, Any]:
+    """Price and time for the composer's current settings, with the render service's
+    objection next to the field it concerns: the same quote a render gets, as a draft (a
+    GET carries no upload, and the prompt may not be written yet)."""
     team = project.team
-    data = form.data if form.is_bound else {}
-
-    def number(name: str, default: int) -> int:
-        try:
-            return int(data.get(name) or form.initial.get(name) or form.fields[name].initial)
-        except (TypeError, ValueError):
-            return default
-
-    quality = data.get("quality") or form.initial.get("quality") or Quality.FLASH
-    if quality not in Quality.values:
-        quality = Quality.FLASH
-    resolution, duration = number("resolution", 540), number("duration_s", 2)
-    variants = max(1, min(4, number("variants", 1)))
-    result: dict = {"variants": variants, "quality": Quality(quality).label}
-    request = render_services.RenderRequest(
-        prompt="estimate", quality=quality, resolution=resolution, duration_s=duration
-    )
-    mode = data.get("mode") if data.get("mode") in AVAILABLE_MODES else Mode.TEXT_TO_VIDEO
+    draft, takes = form.draft_request()
+    result: dict[str, Any] = {"variants": takes, "quality": Quality(draft.quality).label}
     try:
-        # Plan limits as text to video (a GET cannot carry the mode's upload); the price
-        # with the mode's own factor.
-        render_services.render_job_estimate(team=team, request=request)
-        price = pricing.estimate(
-            duration_s=duration, resolution=resolution, quality=quality, mode=mode
-        )
-    except render_services.RenderRejected as exc:
-        result["error"], result["error_field"] = str(exc), exc.field
+        quote = render_requests.quote(team=team, request=draft, takes=takes, draft=True)
+    except UserError as exc:
+        result["error"], result["error_field"] = exc.message, exc.field
         return result
-    except Exception as exc:  # a missing price book is an admin's problem; say so plainly
-        result["error"], result["error_field"] = f"No price available: {exc}", None
-        return result
-    result["per_take"] = price.credits
-    result["credits"] = price.credits * variants
-    result["lines"] = price.lines
+    result["per_take"] = quote.per_take.credits
+    result["credits"] = quote.credits
+    result["lines"] = quote.per_take.lines
     result["available"] = ledger.balance(team).available
     result["short"] = result["credits"] > result["available"]
     result["time"] = selectors.render_time_estimate(
-        quality=quality, duration_s=duration, variants=variants
+        quality=draft.quality, duration_s=quote.billed_seconds, variants=takes
     )
-    result["resolution_label"] = (
-        Resolution(resolution).label if resolution in Resolution.values else ""
-    )
+    result["resolution_label"] = Resolution(draft.resolution).label
     return result
 
 
 @login_required
 @require_GET
-def composer_estimate(request: HttpRequest, project_id: int) -> HttpResponse:
+def composer_estimate(request: TeamRequest, project_id: int) -> HttpResponse:
     project = selectors.project_get(user=request.user, project_id=project_id)
     form = ShotForm(request.GET, team=project.team)
     context = {"project": project, "estimate": _estimate(project, form), "form": form}
@@ -374,7 +344,7 @@ def composer_estimate(request: HttpRequest, project_id: int) -> HttpResponse:
 _RANK = {Quality.FLASH: 0, Quality.STANDARD: 1, Quality.PRO: 2}
 
 
-def _shot_context(request: HttpRequest, shot: Shot) -> dict:
+def _shot_context(request: TeamRequest, shot: Shot) -> dict[str, Any]:
     take = selectors.shot_take_get(shot=shot, job_id=request.GET.get("take"))
     takes = list(shot.jobs.all())
     return {
@@ -383,28 +353,40 @@ def _shot_context(request: HttpRequest, shot: Shot) -> dict:
         "take": take,
         "takes": takes,
         "promotions": [
-            q for q in (Quality.STANDARD, Quality.PRO) if take and _RANK[q] > _RANK[take.quality]
+            q
+            for q in (Quality.STANDARD, Quality.PRO)
+            if take and _RANK[q] > _RANK[Quality(take.quality)]
         ],
-        "quality_labels": dict(Quality.choices),
+        "quality_labels": {q.value: q.label for q in Quality},
         "engine": engine_info(),
+        # One per action form: a double click renders once.
+        "reroll_key": uuid.uuid4().hex,
+        "promote_key": uuid.uuid4().hex,
     }
 
 
 @login_required
 @require_GET
-def shot_detail(request: HttpRequest, shot_id: int) -> HttpResponse:
+def shot_detail(request: TeamRequest, shot_id: int) -> HttpResponse:
     shot = selectors.shot_get(user=request.user, shot_id=shot_id)
     template = _hx(request, "storyboards/shot_detail.html", "take-result")
     return render(request, template, _shot_context(request, shot))
 
 
-def _take_action(request: HttpRequest, shot_id: int, job_id: int, action) -> HttpResponse:
+def _take_action(
+    request: TeamRequest,
+    shot_id: int,
+    job_id: int,
+    action: Callable[[Shot, RenderJob], RenderJob],
+) -> HttpResponse:
     shot = selectors.shot_get(user=request.user, shot_id=shot_id)
     job = selectors.shot_take_get(shot=shot, job_id=job_id)
+    if job is None:
+        raise Http404("No such take.")
     try:
         new = action(shot, job)
-    except RENDER_ERRORS as exc:
-        messages.error(request, str(exc))
+    except UserError as exc:
+        messages.error(request, exc.message)
         url = f"{reverse('shot_detail', args=[shot.pk])}?take={job.pk}"
     else:
         url = f"{reverse('shot_detail', args=[shot.pk])}?take={new.pk}"
@@ -415,33 +397,37 @@ def _take_action(request: HttpRequest, shot_id: int, job_id: int, action) -> Htt
 
 @login_required
 @require_POST
-def take_promote(request: HttpRequest, shot_id: int, job_id: int) -> HttpResponse:
+def take_promote(request: TeamRequest, shot_id: int, job_id: int) -> HttpResponse:
     quality = request.POST.get("quality", "")
+    key = request.POST.get("idempotency_key", "")[:64]
     return _take_action(
         request,
         shot_id,
         job_id,
         lambda shot, job: services.shot_promote(
-            shot=shot, job=job, user=request.user, quality=quality
+            shot=shot, job=job, user=request.user, quality=quality, idempotency_key=key
         ),
     )
 
 
 @login_required
 @require_POST
-def take_reroll(request: HttpRequest, shot_id: int, job_id: int) -> HttpResponse:
+def take_reroll(request: TeamRequest, shot_id: int, job_id: int) -> HttpResponse:
+    key = request.POST.get("idempotency_key", "")[:64]
     return _take_action(
         request,
         shot_id,
         job_id,
-        lambda shot, job: services.shot_reroll(shot=shot, job=job, user=request.user),
+        lambda shot, job: services.shot_reroll(
+            shot=shot, job=job, user=request.user, idempotency_key=key
+        ),
     )
 
 
 @login_required
 @require_POST
-def take_circle(request: HttpRequest, shot_id: int, job_id: int) -> HttpResponse:
-    def circle(shot: Shot, job):
+def take_circle(request: TeamRequest, shot_id: int, job_id: int) -> HttpResponse:
+    def circle(shot: Shot, job: RenderJob) -> RenderJob:
         services.shot_set_current(shot=shot, job=job)
         return job
 
@@ -453,7 +439,7 @@ def take_circle(request: HttpRequest, shot_id: int, job_id: int) -> HttpResponse
 
 @login_required
 @require_GET
-def credits_badge(request: HttpRequest) -> HttpResponse:
+def credits_badge(request: TeamRequest) -> HttpResponse:
     """The header badge, refreshed when a job on the page settles."""
     if not request.htmx:
         return redirect("team_detail", team_id=request.team.pk)

@@ -6,10 +6,14 @@ import pytest
 from channels.layers import channel_layers
 from django.conf import settings as django_settings
 
-from dailies import pricing
-from dailies.moderation import terms_seed
-from dailies.plans import plans_seed
-from dailies.settings import channel_layer_host
+from billing import pricing
+from billing.models import Plan
+from billing.plans import plans_seed
+from generation.engine.camera import CameraMove, CameraSpec
+from generation.requests import RenderRequest
+from generation.vocabulary import Quality
+from moderation.services import terms_seed
+from studio.settings import channel_layer_host
 from tests.redis_server import redis_for_tests
 
 
@@ -24,7 +28,7 @@ def redis_server() -> Iterator[str]:
                 "CONFIG": {"hosts": [channel_layer_host(channel_host)], "expiry": 30},
             }
         }
-        from dailies.celery import app
+        from studio.celery import app
 
         app.conf.broker_url = broker
         channel_layers.backends = {}
@@ -51,3 +55,22 @@ def seeded(db) -> None:
     plans_seed()
     pricing.price_book_create_default()
     terms_seed()
+
+
+@pytest.fixture
+def small_request() -> RenderRequest:
+    """A cheap valid request on every plan: 540p, 2 s at 12 fps, Flash."""
+    return RenderRequest(
+        prompt="a yellow ball bounces on a checker floor, slow push-in",
+        quality=Quality.FLASH,
+        resolution=540,
+        duration_s=2,
+        fps=12,
+        seed=7,
+        camera=CameraSpec(focal_mm=35, aperture=2.0, moves=(CameraMove.make("dolly", "in"),)),
+    )
+
+
+@pytest.fixture
+def pro_plan(seeded) -> Plan:
+    return Plan.objects.get(code="pro")

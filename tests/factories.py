@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import factory
 
-from dailies import services
-from dailies.models import Plan, Team, User
+from accounts import services
+from accounts.models import Team, User
+from billing.models import Plan
+from generation import services as render_services
+from generation.models import RenderJob
+from generation.requests import RenderRequest
 
 
 class UserFactory(factory.django.DjangoModelFactory):
@@ -28,3 +32,9 @@ def team_with_owner(*, plan_code: str = "free", name: str = "Team") -> tuple[Tea
     owner = UserFactory()
     team = services.team_create(name=name, owner=owner, plan=Plan.objects.get(code=plan_code))
     return team, owner
+
+
+def submit_one(*, team: Team, user: User, request: RenderRequest, **kwargs: object) -> RenderJob:
+    """One take, through the same quote and submit as every render."""
+    submitted = render_services.render_submit(team=team, user=user, request=request, **kwargs)  # type: ignore[arg-type]
+    return submitted.jobs[0]

@@ -1,6 +1,6 @@
 """Real processes for stack tests and benchmarks: the ASGI server and Celery workers.
 
-They are started through :class:`dailies.supervisor.Supervisor` (own process group,
+They are started through :class:`studio.supervisor.Supervisor` (own process group,
 parent-death signal, output relayed) with the command lines ``manage.py runstack`` uses,
 pointed by environment alone at a database and a Redis chosen by the caller: the test
 database and the session's test Redis in the tests, a scratch stack in the benchmarks.
@@ -24,7 +24,7 @@ from pathlib import Path
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import ClientConnection, connect
 
-from dailies.supervisor import Child, Supervisor
+from studio.supervisor import Child, Supervisor
 
 ROOT = Path(__file__).resolve().parents[1]
 STARTUP_TIMEOUT_S = 60.0
@@ -104,11 +104,11 @@ def _accepts(port: int) -> bool:
 
 
 def web_argv(port: int) -> list[str]:
-    app = "dailies.asgi:application"
+    app = "studio.asgi:application"
     return [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), app]
 
 
-def worker_argv(hostname: str, *, app: str = "dailies.celery:app") -> list[str]:
+def worker_argv(hostname: str, *, app: str = "studio.celery:app") -> list[str]:
     """The GPU worker as ``runstack`` starts it (prefork, one process, fair scheduling)."""
     return [
         sys.executable, "-m", "celery", "-A", app, "worker",
@@ -141,7 +141,7 @@ class StackProcesses:
         self._sup.wait_for(lambda: _accepts(self.port), timeout_s=STARTUP_TIMEOUT_S, what="daphne")
         return self.port
 
-    def start_worker(self, *, app: str = "dailies.celery:app") -> Child:
+    def start_worker(self, *, app: str = "studio.celery:app") -> Child:
         """Start a fresh GPU worker and wait until it consumes from the queue."""
         self._workers += 1
         name = f"gpu{self._workers}"

@@ -12,7 +12,8 @@ class Migration(migrations.Migration):
     initial = True
 
     dependencies = [
-        ("dailies", "0002_moderationterm_moderationdecision"),
+        ("accounts", "0002_initial"),
+        ("billing", "0001_initial"),
         ("storyboards", "0001_initial"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
@@ -121,7 +122,7 @@ class Migration(migrations.Migration):
                     models.OneToOneField(
                         on_delete=django.db.models.deletion.PROTECT,
                         related_name="job",
-                        to="dailies.reservation",
+                        to="billing.reservation",
                     ),
                 ),
                 (
@@ -139,7 +140,7 @@ class Migration(migrations.Migration):
                     models.ForeignKey(
                         on_delete=django.db.models.deletion.PROTECT,
                         related_name="render_jobs",
-                        to="dailies.team",
+                        to="accounts.team",
                     ),
                 ),
             ],

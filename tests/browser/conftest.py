@@ -43,7 +43,7 @@ def studio_stack(
     redis_server: str, django_db_setup, django_db_blocker, tmp_path_factory
 ) -> Iterator[StackProcesses]:
     """daphne and one GPU-queue worker. DEBUG serves the static files (htmx, the studio
-    CSS and JS) through whitenoise's finders, as ``./studio run`` does."""
+    CSS and JS) through whitenoise's finders, as ``./dailies run`` does."""
     with django_db_blocker.unblock():
         db_url = database_url(connection.settings_dict)
     env = child_env(

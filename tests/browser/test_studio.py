@@ -8,7 +8,7 @@ import uuid
 
 import pytest
 
-from dailies import pricing
+from billing import pricing
 from generation.models import RenderJob
 from storyboards.models import Project, Shot
 
@@ -155,8 +155,8 @@ def _flow(page, base: str, screenshot, prefix: str) -> None:
 
     estimate = _compose_dolly_in(page, screenshot, prefix)
     shot = Shot.objects.get(project_id=project_id)
-    assert shot.camera["focal_mm"] == 35 and shot.camera["aperture"] == 2
-    assert [m["kind"] + " " + m["direction"] for m in shot.camera["moves"]] == ["dolly in"]
+    assert shot.camera.focal_mm == 35 and shot.camera.aperture == 2
+    assert [m.label for m in shot.camera.moves] == ["dolly in"]
     job = _watch_render(page, shot)
     assert job.estimate_credits == estimate
     page.wait_for_function(

@@ -5,7 +5,7 @@ import dataclasses
 import pytest
 import torch
 
-from generation.engine.transformer import PRESETS, SVT, SVTCondition, SVTConfig, rope_3d
+from generation.engine.transformer import PRESETS, SVT, SVTCondition, rope_3d
 
 
 def _jitter(model: torch.nn.Module, seed: int = 0) -> torch.nn.Module:
@@ -149,8 +149,13 @@ def test_bad_latent_size_is_a_clear_error(model):
         model(torch.randn(1, 4, 2, 7, 8), torch.rand(1), _cond(1))
 
 
-def test_presets_are_frozen_configs():
-    assert set(PRESETS) == {"tiny", "small", "base"}
-    with pytest.raises(dataclasses.FrozenInstanceError):
-        PRESETS["tiny"].dim = 8  # type: ignore[misc]
-    assert isinstance(PRESETS["base"], SVTConfig)
+@pytest.mark.parametrize(
+    ("name", "millions"), [("tiny", (0.2, 0.5)), ("small", (11, 14)), ("base", (38, 44))]
+)
+def test_presets_build_the_model_sizes_they_are_named_for(name, millions):
+    config = PRESETS[name]
+    # The rotary split needs an even head width of at least 6 (see SVTConfig).
+    assert config.dim % config.heads == 0
+    assert config.head_dim % 2 == 0 and config.head_dim >= 6
+    parameters = sum(p.numel() for p in SVT(config).parameters()) / 1e6
+    assert millions[0] <= parameters <= millions[1], f"{name}: {parameters:.2f}M parameters"

@@ -5,10 +5,9 @@ from asgiref.sync import sync_to_async
 from channels.testing import WebsocketCommunicator
 from django.test import Client
 
-from dailies.asgi import application
-from generation import progress, services
-from storyboards.models import Project, Shot
-from tests.factories import team_with_owner
+from generation import progress
+from studio.asgi import application
+from tests.factories import submit_one, team_with_owner
 
 pytestmark = [
     pytest.mark.asyncio,
@@ -39,7 +38,7 @@ async def _communicator(path: str, user) -> WebsocketCommunicator:
 @pytest.fixture
 def job(small_request):
     team, owner = team_with_owner()
-    return services.render_job_submit(team=team, user=owner, request=small_request), owner
+    return submit_one(team=team, user=owner, request=small_request), owner
 
 
 async def test_the_owner_receives_pushed_status_html(job) -> None:
@@ -70,24 +69,3 @@ async def test_an_anonymous_socket_is_closed(job) -> None:
     connected, _ = await ws.connect()
     await ws.disconnect()
     assert not connected
-
-
-async def test_project_group_relays_its_shots_jobs_only_to_its_team(small_request) -> None:
-    team, owner = await sync_to_async(team_with_owner)()
-    project = await Project.objects.acreate(team=team, name="Night shoot", created_by=owner)
-    shot = await Shot.objects.acreate(project=project, prompt=small_request.prompt)
-    job = await sync_to_async(services.render_job_submit)(
-        team=team, user=owner, request=small_request, shot_id=shot.pk
-    )
-    ws = await _communicator(f"/ws/projects/{project.pk}/", owner)
-    assert (await ws.connect())[0]
-    await sync_to_async(progress.push)(
-        await sync_to_async(lambda: type(job).objects.select_related("shot").get(pk=job.pk))()
-    )
-    assert f'id="job-{job.pk}-status"' in await ws.receive_from(timeout=5)
-    await ws.disconnect()
-    _, stranger = await sync_to_async(team_with_owner)()
-    refused = await _communicator(f"/ws/projects/{project.pk}/", stranger)
-    connected, code = await refused.connect()
-    await refused.disconnect()
-    assert not connected and code == 4404

@@ -3,25 +3,32 @@
 from __future__ import annotations
 
 import asyncio
+import io
 import json
+import logging
 import re
 import threading
 import time
 from dataclasses import replace
 from datetime import timedelta
+from pathlib import Path
 
 import numpy as np
 import pytest
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.test import Client
+from django.urls import reverse
 from django.utils import timezone
 from PIL import Image
 
-from dailies import ledger
-from generation import execution, progress, runtime, services
+from accounts.models import User
+from billing import ledger
+from generation import execution, lifecycle, progress, runtime
 from generation.engine.video_io import decode_video
 from generation.models import RenderJob
-from tests.factories import team_with_owner
+from tests.factories import submit_one, team_with_owner
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("seeded")]
 State = RenderJob.State
@@ -51,7 +58,7 @@ def _drain(channel: str, *, until_state: str, timeout: float = 30) -> list[dict]
 
 def test_a_job_renders_to_an_mp4_of_the_requested_shape_and_settles(small_request) -> None:
     team, owner = team_with_owner()
-    job = services.render_job_submit(team=team, user=owner, request=small_request)
+    job = submit_one(team=team, user=owner, request=small_request)
     layer = get_channel_layer()
     channel = async_to_sync(layer.new_channel)()
     async_to_sync(layer.group_add)(progress.job_group(job.pk), channel)
@@ -89,9 +96,7 @@ def test_the_same_recipe_and_seed_reproduce_the_clip(small_request) -> None:
     team, owner = team_with_owner()
     hashes, clips = [], []
     for seed in (7, 7, 8):
-        job = services.render_job_submit(
-            team=team, user=owner, request=replace(small_request, seed=seed)
-        )
+        job = submit_one(team=team, user=owner, request=replace(small_request, seed=seed))
         execution.render_job_execute(job.pk)
         recipe = json.loads(job.artifacts.get(kind="recipe").file.read())
         hashes.append(recipe["native"]["frames_sha256"])
@@ -103,7 +108,7 @@ def test_the_same_recipe_and_seed_reproduce_the_clip(small_request) -> None:
 
 def test_redelivering_a_finished_job_does_nothing(small_request) -> None:
     team, owner = team_with_owner()
-    job = services.render_job_submit(team=team, user=owner, request=small_request)
+    job = submit_one(team=team, user=owner, request=small_request)
     execution.render_job_execute(job.pk)
     entries = team.ledger_entries.count()
     assert execution.render_job_execute(job.pk) == "skipped"
@@ -118,7 +123,7 @@ def test_an_engine_failure_fails_the_job_with_a_refund_and_no_files(
     runtime.pipeline.cache_clear()
     try:
         team, owner = team_with_owner()
-        job = services.render_job_submit(team=team, user=owner, request=small_request)
+        job = submit_one(team=team, user=owner, request=small_request)
         assert execution.render_job_execute(job.pk) == State.FAILED
     finally:
         runtime.pipeline.cache_clear()
@@ -132,12 +137,47 @@ def test_an_engine_failure_fails_the_job_with_a_refund_and_no_files(
     assert ledger.balance(team).available == 30 and ledger.check_ledger() == []
 
 
+def test_a_failed_render_tells_the_user_a_plain_sentence_and_admins_the_exception(
+    small_request, caplog
+) -> None:
+    team, owner = team_with_owner()
+    frame = io.BytesIO()
+    Image.new("RGB", (64, 36), (200, 40, 40)).save(frame, format="PNG")
+    upload = SimpleUploadedFile("frame.png", frame.getvalue(), content_type="image/png")
+    job = submit_one(
+        team=team, user=owner, request=replace(small_request, mode="i2v", image=upload)
+    )
+    # The stored frame is damaged after submit: the worker cannot read it.
+    Path(job.input_image.path).write_bytes(b"no longer a PNG")
+
+    with caplog.at_level(logging.ERROR, logger="generation.execution"):
+        assert execution.render_job_execute(job.pk) == State.FAILED
+
+    job.refresh_from_db()
+    sentence = (
+        f"The render failed on the worker. Your {job.estimate_credits} credits were refunded."
+    )
+    assert job.error_message == sentence
+    assert "UnidentifiedImageError" in job.error_detail  # for the admin
+    assert any(r.exc_info and f"job {job.pk} failed" in r.getMessage() for r in caplog.records)
+    client = Client()
+    client.force_login(owner)
+    for url in (reverse("job_detail", args=[job.pk]), reverse("job_status", args=[job.pk])):
+        page = client.get(url).content.decode()
+        assert sentence in page and "UnidentifiedImageError" not in page, url
+    admin = Client()
+    admin.force_login(User.objects.create_superuser(email="root@example.com", password="pw-1"))
+    page = admin.get(reverse("admin:generation_renderjob_change", args=[job.pk])).content.decode()
+    assert "UnidentifiedImageError" in page
+    assert ledger.balance(team).held == 0 and ledger.check_ledger() == []
+
+
 @pytest.mark.usefixtures("fast_heartbeat")
 def test_cancelling_a_running_job_stops_it_and_refunds(small_request) -> None:
     team, owner = team_with_owner(plan_code="pro")
     # Long enough to still be sampling when the cancel lands.
     request = replace(small_request, quality="pro", duration_s=5, fps=24)
-    job = services.render_job_submit(team=team, user=owner, request=request)
+    job = submit_one(team=team, user=owner, request=request)
     outcome: list[str] = []
     worker = threading.Thread(target=lambda: outcome.append(execution.render_job_execute(job.pk)))
     worker.start()
@@ -147,7 +187,7 @@ def test_cancelling_a_running_job_stops_it_and_refunds(small_request) -> None:
     ).exists():
         assert time.monotonic() < deadline, "job never started"
         time.sleep(0.01)
-    services.render_job_cancel(job=RenderJob.objects.get(pk=job.pk))
+    lifecycle.render_job_cancel(job=RenderJob.objects.get(pk=job.pk))
     worker.join(timeout=60)
     job.refresh_from_db()
     assert outcome == [State.CANCELLED] and job.state == State.CANCELLED
@@ -160,12 +200,12 @@ def test_the_reaper_reruns_a_dead_workers_job_once_then_fails_it_with_a_refund(
     small_request,
 ) -> None:
     team, owner = team_with_owner()
-    job = services.render_job_submit(team=team, user=owner, request=small_request)
+    job = submit_one(team=team, user=owner, request=small_request)
     long_ago = timezone.now() - timedelta(minutes=10)
     for attempt in (1, 2):
-        assert services.render_job_claim(job_id=job.pk, worker=f"dead-{attempt}")
+        assert lifecycle.render_job_claim(job_id=job.pk, worker=f"dead-{attempt}")
         RenderJob.objects.filter(pk=job.pk).update(heartbeat_at=long_ago)  # worker died
-        report = services.render_jobs_reap(stale_after_s=60)
+        report = lifecycle.render_jobs_reap(stale_after_s=60)
         job.refresh_from_db()
         if attempt == 1:
             assert report.requeued == [job.pk] and job.state == State.QUEUED
@@ -178,9 +218,9 @@ def test_the_reaper_reruns_a_dead_workers_job_once_then_fails_it_with_a_refund(
 
 def test_a_live_workers_job_is_left_alone_by_the_reaper(small_request) -> None:
     team, owner = team_with_owner()
-    job = services.render_job_submit(team=team, user=owner, request=small_request)
-    services.render_job_claim(job_id=job.pk, worker="alive")
-    report = services.render_jobs_reap(stale_after_s=60)
+    job = submit_one(team=team, user=owner, request=small_request)
+    lifecycle.render_job_claim(job_id=job.pk, worker="alive")
+    report = lifecycle.render_jobs_reap(stale_after_s=60)
     assert report.requeued == report.failed == []
     job.refresh_from_db()
     assert job.state == State.RUNNING
@@ -188,9 +228,9 @@ def test_a_live_workers_job_is_left_alone_by_the_reaper(small_request) -> None:
 
 def test_a_queued_job_the_broker_never_got_is_handed_over_again(small_request) -> None:
     team, owner = team_with_owner()
-    job = services.render_job_submit(team=team, user=owner, request=small_request)
+    job = submit_one(team=team, user=owner, request=small_request)
     RenderJob.objects.filter(pk=job.pk).update(queued_at=None)  # as after a failed enqueue
-    report = services.render_jobs_reap(stale_after_s=60)
+    report = lifecycle.render_jobs_reap(stale_after_s=60)
     assert report.reenqueued == [job.pk]
     job.refresh_from_db()
     assert job.queued_at is not None and job.state == State.QUEUED
@@ -198,12 +238,12 @@ def test_a_queued_job_the_broker_never_got_is_handed_over_again(small_request) -
 
 def test_a_stack_start_reaps_orphans_at_once_and_resends_queued_jobs(small_request) -> None:
     team, owner = team_with_owner()
-    orphan = services.render_job_submit(team=team, user=owner, request=small_request)
-    services.render_job_claim(job_id=orphan.pk, worker="before-restart")  # heartbeat: now
-    waiting = services.render_job_submit(team=team, user=owner, request=small_request)
-    report = services.render_jobs_recover_at_start(sole_worker_pool=True)
+    orphan = submit_one(team=team, user=owner, request=small_request)
+    lifecycle.render_job_claim(job_id=orphan.pk, worker="before-restart")  # heartbeat: now
+    waiting = submit_one(team=team, user=owner, request=small_request)
+    report = lifecycle.render_jobs_recover_at_start(sole_worker_pool=True)
     assert report.requeued == [orphan.pk]
     assert report.reenqueued == sorted([orphan.pk, waiting.pk])
     # With workers elsewhere (scale-out) a fresh heartbeat means the job is alive.
-    services.render_job_claim(job_id=orphan.pk, worker="elsewhere")
-    assert services.render_jobs_recover_at_start(sole_worker_pool=False).requeued == []
+    lifecycle.render_job_claim(job_id=orphan.pk, worker="elsewhere")
+    assert lifecycle.render_jobs_recover_at_start(sole_worker_pool=False).requeued == []

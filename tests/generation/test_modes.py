@@ -10,11 +10,12 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from PIL import Image
 
-from dailies import ledger
-from generation import execution, services
+from billing import ledger
+from generation import execution, requests
 from generation.engine.video_io import decode_video
 from generation.models import RenderJob
-from tests.factories import team_with_owner
+from generation.requests import RenderRejected
+from tests.factories import submit_one, team_with_owner
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("seeded")]
 State = RenderJob.State
@@ -31,7 +32,7 @@ def _png(
 @pytest.fixture
 def finished(small_request):
     team, owner = team_with_owner(plan_code="standard")
-    job = services.render_job_submit(team=team, user=owner, request=small_request)
+    job = submit_one(team=team, user=owner, request=small_request)
     assert execution.render_job_execute(job.pk) == State.SUCCEEDED
     return team, owner, job
 
@@ -39,7 +40,7 @@ def finished(small_request):
 def test_image_to_video_animates_the_uploaded_frame(small_request) -> None:
     team, owner = team_with_owner()
     request = replace(small_request, mode="i2v", image=_png())
-    job = services.render_job_submit(team=team, user=owner, request=request)
+    job = submit_one(team=team, user=owner, request=request)
     assert job.input_image.name.startswith(f"inputs/team-{team.pk}/")
     assert execution.render_job_execute(job.pk) == State.SUCCEEDED
     frames, _ = decode_video(job.artifacts.get(kind="video").file.path)
@@ -48,16 +49,12 @@ def test_image_to_video_animates_the_uploaded_frame(small_request) -> None:
 
 def test_image_to_video_needs_a_readable_image(small_request) -> None:
     team, owner = team_with_owner()
-    with pytest.raises(services.RenderRejected, match="needs a reference frame") as missing:
-        services.render_job_submit(
-            team=team, user=owner, request=replace(small_request, mode="i2v")
-        )
+    with pytest.raises(RenderRejected, match="needs a reference frame") as missing:
+        submit_one(team=team, user=owner, request=replace(small_request, mode="i2v"))
     assert missing.value.field == "image"
     junk = SimpleUploadedFile("frame.png", b"not an image", content_type="image/png")
-    with pytest.raises(services.RenderRejected, match="not an image we can read"):
-        services.render_job_submit(
-            team=team, user=owner, request=replace(small_request, mode="i2v", image=junk)
-        )
+    with pytest.raises(RenderRejected, match="not an image we can read"):
+        submit_one(team=team, user=owner, request=replace(small_request, mode="i2v", image=junk))
     assert not RenderJob.objects.exists() and ledger.balance(team).held == 0
 
 
@@ -66,7 +63,7 @@ def test_restyle_keeps_its_sources_length_and_shape(finished, small_request) -> 
     request = replace(
         small_request, mode="v2v", source_job_id=source.pk, strength=0.3, duration_s=5, fps=24
     )
-    job = services.render_job_submit(team=team, user=owner, request=request)
+    job = submit_one(team=team, user=owner, request=request)
     assert (job.duration_s, job.fps, job.aspect) == (source.duration_s, source.fps, source.aspect)
     assert job.recipe["strength"] == 0.3 and job.source_job == source
     assert execution.render_job_execute(job.pk) == State.SUCCEEDED
@@ -79,12 +76,10 @@ def test_extend_appends_a_continuation_bills_only_the_new_seconds_and_measures_t
 ) -> None:
     team, owner, source = finished
     request = replace(small_request, mode="extend", source_job_id=source.pk, duration_s=3)
-    job = services.render_job_submit(team=team, user=owner, request=request)
+    job = submit_one(team=team, user=owner, request=request)
     assert (
         job.estimate_credits
-        == services.render_job_estimate(
-            team=team, request=replace(small_request, duration_s=3)
-        ).credits
+        == requests.quote(team=team, request=replace(small_request, duration_s=3)).per_take.credits
     )
     assert execution.render_job_execute(job.pk) == State.SUCCEEDED
     frames, _ = decode_video(job.artifacts.get(kind="video").file.path)
@@ -98,12 +93,10 @@ def test_extend_appends_a_continuation_bills_only_the_new_seconds_and_measures_t
 
 def test_extension_limits_follow_the_plan(small_request) -> None:
     team, owner = team_with_owner(plan_code="free")
-    source = services.render_job_submit(
-        team=team, user=owner, request=replace(small_request, duration_s=4)
-    )
+    source = submit_one(team=team, user=owner, request=replace(small_request, duration_s=4))
     execution.render_job_execute(source.pk)
-    with pytest.raises(services.RenderRejected, match="Free plan: extended clips up to 5 s"):
-        services.render_job_submit(
+    with pytest.raises(RenderRejected, match="Free plan: extended clips up to 5 s"):
+        submit_one(
             team=team,
             user=owner,
             request=replace(small_request, mode="extend", source_job_id=source.pk, duration_s=2),
@@ -113,8 +106,8 @@ def test_extension_limits_follow_the_plan(small_request) -> None:
 def test_another_teams_render_cannot_be_a_source(finished, small_request) -> None:
     _, _, source = finished
     team, owner = team_with_owner()
-    with pytest.raises(services.RenderRejected, match="Choose a finished render of your team"):
-        services.render_job_submit(
+    with pytest.raises(RenderRejected, match="Choose a finished render of your team"):
+        submit_one(
             team=team,
             user=owner,
             request=replace(small_request, mode="v2v", source_job_id=source.pk),
@@ -123,7 +116,6 @@ def test_another_teams_render_cannot_be_a_source(finished, small_request) -> Non
 
 def test_keyframes_mode_says_what_to_use_instead(small_request) -> None:
     team, owner = team_with_owner()
-    with pytest.raises(services.RenderRejected, match="use image to video"):
-        services.render_job_submit(
-            team=team, user=owner, request=replace(small_request, mode="keyframes")
-        )
+    with pytest.raises(RenderRejected, match="use image to video") as info:
+        submit_one(team=team, user=owner, request=replace(small_request, mode="keyframes"))
+    assert info.value.field == "mode"

@@ -22,12 +22,14 @@ from django.test import Client
 from django.utils import timezone
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
-from dailies.ledger import check_ledger
-from dailies.models import CreditAccount, Reservation
-from generation import progress, services
+from billing.ledger import check_ledger
+from billing.models import CreditAccount, Reservation
+from generation import lifecycle, progress
 from generation.engine.video_io import decode_video
 from generation.models import Artifact, RenderJob
-from tests.factories import team_with_owner
+from generation.requests import RenderRequest
+from generation.vocabulary import Quality
+from tests.factories import submit_one, team_with_owner
 from tests.stack import (
     JobWatcher,
     StackProcesses,
@@ -50,13 +52,12 @@ RENDER_TIMEOUT_S = 120
 # with one thread, so progress arrives in several throttled messages and a worker can be
 # killed mid-render. 60 frames at 540p keep the quiet encoding phase near a second: the web
 # server once dropped a socket that heard nothing for 5 s (see the quiet-socket test).
-REQUEST = services.RenderRequest(
+REQUEST = RenderRequest(
     prompt="a red ball rolls across a tiled floor",
-    quality="pro",
+    quality=Quality.PRO,
     resolution=540,
     duration_s=5,
     fps=12,
-    aspect="16:9",
     seed=7,
 )
 FRAMES = REQUEST.duration_s * REQUEST.fps
@@ -143,7 +144,6 @@ def _submit_over_http(stack: StackProcesses, cookie: str) -> int:
         "focal_mm": 35,
         "aperture": 4,
         "shutter_deg": 180,
-        "move": "static:none",
         "idempotency_key": uuid.uuid4().hex,
     }
     data = urllib.parse.urlencode(form).encode()
@@ -182,14 +182,14 @@ def _kill_mid_render(stack: StackProcesses, job: RenderJob) -> None:
     assert job.state in (State.RUNNING, State.ENCODING), "killed too late: the job finished"
 
 
-def _reap_after_threshold(job: RenderJob) -> services.ReapReport:
+def _reap_after_threshold(job: RenderJob) -> lifecycle.ReapReport:
     """The reaper leaves a job alone until its heartbeat is ``STALE_AFTER_S`` old, then acts."""
-    early = services.render_jobs_reap(stale_after_s=STALE_AFTER_S)
+    early = lifecycle.render_jobs_reap(stale_after_s=STALE_AFTER_S)
     assert job.pk not in early.requeued + early.failed, "a fresh heartbeat was reaped"
     job.refresh_from_db()
     stale_at = job.heartbeat_at + timedelta(seconds=STALE_AFTER_S)
     assert wait_until(lambda: timezone.now() > stale_at, STALE_AFTER_S + 2)
-    return services.render_jobs_reap(stale_after_s=STALE_AFTER_S)
+    return lifecycle.render_jobs_reap(stale_after_s=STALE_AFTER_S)
 
 
 def test_render_streams_progress_and_delivers_the_requested_mp4(seeded, stack, media) -> None:
@@ -250,7 +250,7 @@ def test_render_streams_progress_and_delivers_the_requested_mp4(seeded, stack, m
 def test_killed_worker_job_is_rerun_to_success_by_a_fresh_worker(seeded, stack, media) -> None:
     team, owner = team_with_owner(plan_code="pro")
     before = _balance(team)
-    job = services.render_job_submit(team=team, user=owner, request=REQUEST)
+    job = submit_one(team=team, user=owner, request=REQUEST)
 
     _kill_mid_render(stack, job)
     report = _reap_after_threshold(job)
@@ -276,7 +276,7 @@ def test_killed_worker_job_out_of_attempts_fails_with_full_refund(seeded, stack,
     settings.RENDER_MAX_ATTEMPTS = 1  # read by the reaper, which runs in this process
     team, owner = team_with_owner(plan_code="pro")
     before = _balance(team)
-    job = services.render_job_submit(team=team, user=owner, request=REQUEST)
+    job = submit_one(team=team, user=owner, request=REQUEST)
     assert _balance(team)[2] == job.estimate_credits  # held while it renders
 
     _kill_mid_render(stack, job)
@@ -296,8 +296,8 @@ def test_killed_worker_job_out_of_attempts_fails_with_full_refund(seeded, stack,
 def test_quiet_job_socket_still_relays_after_six_idle_seconds(seeded, stack) -> None:
     # A queued job waiting for a busy worker, or a long encode, is this quiet.
     team, owner = team_with_owner(plan_code="pro")
-    job = services.render_job_submit(team=team, user=owner, request=REQUEST)
-    services.render_job_cancel(job=job)
+    job = submit_one(team=team, user=owner, request=REQUEST)
+    lifecycle.render_job_cancel(job=job)
     job = _wait_for_state(job, {State.CANCELLED, State.SUCCEEDED, State.FAILED}, stack)
     with open_job_socket(stack.port, job.pk, _session_cookie(owner)) as ws:
         time.sleep(6)

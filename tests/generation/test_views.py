@@ -6,17 +6,17 @@ import pytest
 from django.test import Client
 from django.urls import reverse
 
-from dailies import ledger
-from generation import execution, services
+from billing import ledger
+from generation import execution
 from generation.models import RenderJob
-from tests.factories import team_with_owner
+from tests.factories import submit_one, team_with_owner
 
 pytestmark = pytest.mark.usefixtures("seeded")
 HTMX = {"HTTP_HX_REQUEST": "true"}
 FORM = {
     "prompt": "a red ball rolls across wooden boards, slow push-in",
     "quality": "flash", "resolution": "540", "duration_s": "2", "fps": "12", "aspect": "16:9",
-    "focal_mm": "35", "aperture": "2", "shutter_deg": "180", "move": "dolly:in", "seed": "3",
+    "focal_mm": "35", "aperture": "2", "shutter_deg": "180", "move_1": "dolly:in", "seed": "3",
 }  # fmt: skip
 
 
@@ -58,7 +58,7 @@ def test_a_blocked_prompt_is_explained_under_the_prompt() -> None:
 
 def test_the_status_partial_is_a_fragment_for_htmx_and_a_page_otherwise(small_request) -> None:
     team, owner = team_with_owner()
-    job = services.render_job_submit(team=team, user=owner, request=small_request)
+    job = submit_one(team=team, user=owner, request=small_request)
     client = _client(owner)
     url = reverse("job_status", args=[job.pk])
     fragment = client.get(url, **HTMX).content.decode()
@@ -70,7 +70,7 @@ def test_the_status_partial_is_a_fragment_for_htmx_and_a_page_otherwise(small_re
 @pytest.mark.django_db(transaction=True)
 def test_artifacts_download_through_the_access_check(small_request) -> None:
     team, owner = team_with_owner()
-    job = services.render_job_submit(team=team, user=owner, request=small_request)
+    job = submit_one(team=team, user=owner, request=small_request)
     execution.render_job_execute(job.pk)
     response = _client(owner).get(reverse("job_artifact", args=[job.pk, "video"]) + "?download=1")
     assert response.status_code == 200
@@ -95,7 +95,7 @@ def test_artifacts_download_through_the_access_check(small_request) -> None:
 
 def test_every_render_url_answers_404_for_another_team(small_request) -> None:
     team, owner = team_with_owner()
-    job = services.render_job_submit(team=team, user=owner, request=small_request)
+    job = submit_one(team=team, user=owner, request=small_request)
     _, stranger = team_with_owner()
     client = _client(stranger)
     for name, args in (
@@ -113,7 +113,7 @@ def test_every_render_url_answers_404_for_another_team(small_request) -> None:
 
 def test_cancel_from_the_page_refunds_a_queued_job(small_request) -> None:
     team, owner = team_with_owner()
-    job = services.render_job_submit(team=team, user=owner, request=small_request)
+    job = submit_one(team=team, user=owner, request=small_request)
     fragment = _client(owner).post(reverse("job_cancel", args=[job.pk]), **HTMX).content.decode()
     assert "Cancelled" in fragment and "refunded" in fragment
     assert ledger.balance(team).held == 0

@@ -7,7 +7,8 @@ import re
 import pytest
 from django.urls import reverse
 
-from dailies import ledger
+from billing import ledger
+from billing.models import PriceBook
 from generation.models import RenderJob
 from storyboards.models import Project, Shot
 
@@ -102,8 +103,9 @@ def test_dashboard_lists_the_teams_projects_with_create_rename_archive(owner_cli
 def test_project_name_errors_are_shown_next_to_the_field(owner_client) -> None:
     client, *_ = owner_client
     html = client.post(reverse("project_create"), {"name": "   "}).content.decode()
-    assert "Give the project a name" in html or "This field is required" in html
-    assert 'id="id_name-errors"' in html
+    assert "Give the project a name." in _errors_of(html, "name")
+    html = client.post(reverse("project_create"), {"name": ""}).content.decode()
+    assert "This field is required." in _errors_of(html, "name")
 
 
 def test_timeline_shows_shots_in_order_and_reorders(owner_client) -> None:
@@ -214,7 +216,8 @@ def test_composer_errors_are_shown_next_to_their_field(owner_client, changes, fi
     html = client.post(
         reverse("shot_new", args=[project.pk]), COMPOSER | changes | {"action": "save"}
     ).content.decode()
-    assert message in _errors_of(html, field), html[:0]
+    errors = _errors_of(html, field)
+    assert message in errors, f"errors beside {field}: {errors!r}"
 
 
 def test_edit_loads_the_saved_camera_and_saves_changes(owner_client) -> None:
@@ -229,7 +232,7 @@ def test_edit_loads_the_saved_camera_and_saves_changes(owner_client) -> None:
     )
     assert response.status_code == 302
     shot.refresh_from_db()
-    assert shot.camera["focal_mm"] == 85
+    assert shot.camera.focal_mm == 85 and shot.camera.moves[0].label == "dolly in"
 
 
 def test_chips_endpoint_offers_each_phrase_and_removes_one(owner_client) -> None:
@@ -268,3 +271,85 @@ def test_other_teams_objects_are_404(owner_client, other_team) -> None:
         assert client.post(reverse(name, args=args)).status_code == 404, name
     assert Shot.objects.filter(pk=shot.pk).exists()
     assert not Project.objects.get(pk=project.pk).archived
+
+
+def _render_take(client, project) -> tuple[Shot, RenderJob]:
+    client.post(
+        reverse("shot_new", args=[project.pk]),
+        COMPOSER | {"action": "render", "idempotency_key": "first"},
+    )
+    shot = Shot.objects.get(title="Push")
+    return shot, shot.jobs.get()
+
+
+def test_without_an_active_price_book_every_render_says_so_and_spends_nothing(
+    owner_client,
+) -> None:
+    client, team, _owner, project, (one, _two) = owner_client
+    shot, take = _render_take(client, project)
+    PriceBook.objects.update(is_active=False)
+    before = (ledger.balance(team).available, RenderJob.objects.count(), Shot.objects.count())
+    said = "Renders cannot be priced right now: no price book is active."
+
+    composer = client.post(
+        reverse("shot_new", args=[project.pk]),
+        COMPOSER | {"title": "Another", "action": "render", "idempotency_key": "k2"},
+    )
+    assert composer.status_code == 200 and said in composer.content.decode()
+    edit = client.post(
+        reverse("shot_edit", args=[one.pk]),
+        COMPOSER | {"prompt": "changed", "action": "render", "idempotency_key": "k3"},
+    )
+    assert edit.status_code == 200 and said in edit.content.decode()
+    estimate = client.get(reverse("composer_estimate", args=[project.pk]), COMPOSER, **HX)
+    assert said in estimate.content.decode()
+    for action, data in (("take_reroll", {}), ("take_promote", {"quality": "pro"})):
+        response = client.post(reverse(action, args=[shot.pk, take.pk]), data, follow=True)
+        assert said in response.content.decode(), action
+    renders = client.post(
+        reverse("job_list"),
+        {
+            "prompt": "a lamp", "quality": "flash", "resolution": "540", "duration_s": "2",
+            "fps": "12", "aspect": "16:9", "focal_mm": "35", "aperture": "4",
+            "shutter_deg": "180",
+        },
+    )  # fmt: skip
+    assert renders.status_code == 200 and said in renders.content.decode()
+
+    after = (ledger.balance(team).available, RenderJob.objects.count(), Shot.objects.count())
+    assert after == before
+    one.refresh_from_db()
+    assert one.prompt == "a red ball rolls"
+
+
+@pytest.mark.parametrize(
+    ("setup", "change", "message"),
+    [
+        ("spent", {}, "needs 1 credits and your team has 0"),
+        (None, {"prompt": "a beheading at dawn"}, "blocked by the content policy"),
+        (None, {"resolution": 1080}, "upgrade for 1080p"),
+    ],
+)
+def test_a_refused_render_leaves_the_shot_as_it_was(owner_client, setup, change, message) -> None:
+    client, team, _owner, _project, (one, _two) = owner_client
+    if setup == "spent":
+        ledger.adjust(team=team, credits=-ledger.balance(team).available, reason="test")
+    saved = (one.prompt, one.camera, one.resolution, one.updated_at)
+    response = client.post(
+        reverse("shot_edit", args=[one.pk]),
+        COMPOSER | {"focal_mm": 85, "action": "render", "idempotency_key": "k"} | change,
+    )
+    assert response.status_code == 200 and message in response.content.decode()
+    one.refresh_from_db()
+    assert (one.prompt, one.camera, one.resolution, one.updated_at) == saved
+    assert not one.jobs.exists()
+
+
+def test_a_double_submitted_new_shot_is_saved_and_rendered_once(owner_client) -> None:
+    client, team, _owner, project, _ = owner_client
+    data = COMPOSER | {"variants": 2, "action": "render", "idempotency_key": "double"}
+    first = client.post(reverse("shot_new", args=[project.pk]), data)
+    second = client.post(reverse("shot_new", args=[project.pk]), data)
+    assert first.status_code == second.status_code == 302
+    shot = Shot.objects.get(title="Push")
+    assert shot.jobs.count() == 2 and ledger.balance(team).held == 2

@@ -1,0 +1,65 @@
+"""Sign-up, log-in, teams and members."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.contrib.auth import password_validation
+from django.contrib.auth.forms import AuthenticationForm
+
+from accounts.models import Role, User
+
+
+class SignupForm(forms.Form):
+    email = forms.EmailField(
+        widget=forms.EmailInput(attrs={"autocomplete": "email", "autofocus": True})
+    )
+    display_name = forms.CharField(
+        max_length=80, required=False, label="Name", help_text="Shown to your teammates."
+    )
+    password = forms.CharField(
+        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
+        help_text="At least 8 characters, not all digits, not a common password.",
+    )
+
+    def clean_email(self) -> str:
+        email = self.cleaned_data["email"].strip().lower()
+        if User.objects.filter(email__iexact=email).exists():
+            raise forms.ValidationError(
+                "An account with this email already exists. Log in instead."
+            )
+        return email
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        if data.get("password"):
+            probe = User(email=data.get("email", ""), display_name=data.get("display_name", ""))
+            try:
+                password_validation.validate_password(data["password"], probe)
+            except forms.ValidationError as exc:
+                self.add_error("password", exc)
+        return data
+
+
+class EmailLoginForm(AuthenticationForm):
+    error_messages = {
+        **AuthenticationForm.error_messages,
+        "invalid_login": "That email and password don't match an account. Passwords are case-sensitive.",
+    }
+    username = forms.EmailField(
+        label="Email", widget=forms.EmailInput(attrs={"autocomplete": "email", "autofocus": True})
+    )
+
+
+class TeamCreateForm(forms.Form):
+    name = forms.CharField(max_length=80, label="Team name")
+
+
+class MemberAddForm(forms.Form):
+    email = forms.EmailField(label="Email of an existing account")
+    role = forms.ChoiceField(choices=Role.choices, initial=Role.MEMBER)
+
+
+class MemberRoleForm(forms.Form):
+    role = forms.ChoiceField(choices=Role.choices)

@@ -1,0 +1,119 @@
+"""Writes for accounts, teams and memberships. Credits move in ``billing.ledger`` only."""
+
+from __future__ import annotations
+
+import secrets
+
+from django.core.exceptions import PermissionDenied
+from django.db import transaction
+from django.utils import timezone
+
+from accounts.models import Membership, Role, Team, User
+from billing import ledger
+from billing.models import Plan
+from billing.plans import DEFAULT_PLAN_CODE
+from studio.errors import UserError
+
+
+@transaction.atomic
+def team_create(
+    *, name: str, owner: User, plan: Plan | None = None, personal: bool = False
+) -> Team:
+    """A team with its owner, an empty credit account and this period's monthly grant."""
+    name = name.strip()
+    if not name:
+        raise UserError("A team needs a name.", field="name")
+    team = Team.objects.create(
+        name=name,
+        plan=plan or Plan.objects.get(code=DEFAULT_PLAN_CODE),
+        billing_anchor=timezone.localdate(),
+        is_personal=personal,
+    )
+    Membership.objects.create(team=team, user=owner, role=Role.OWNER)
+    ledger.account_open(team=team)
+    return team
+
+
+@transaction.atomic
+def user_signup(*, email: str, password: str, display_name: str = "") -> User:
+    """A new account with its personal team on the Free plan."""
+    email = email.strip().lower()
+    if User.objects.filter(email__iexact=email).exists():
+        raise UserError("An account with this email already exists.", field="email")
+    user = User.objects.create_user(email=email, password=password, display_name=display_name)
+    team_create(name=f"{user.short_name}'s team", owner=user, personal=True)
+    return user
+
+
+def _require_owner(*, team: Team, actor: User) -> None:
+    if not Membership.objects.filter(team=team, user=actor, role=Role.OWNER).exists():
+        raise PermissionDenied("Only a team owner can manage members.")
+
+
+def _ensure_an_owner_remains(membership: Membership) -> None:
+    others = Membership.objects.filter(team_id=membership.team_id, role=Role.OWNER).exclude(
+        pk=membership.pk
+    )
+    if not others.exists():
+        raise UserError("A team needs at least one owner: make someone else owner first.")
+
+
+@transaction.atomic
+def membership_add(*, team: Team, actor: User, email: str, role: str = Role.MEMBER) -> Membership:
+    _require_owner(team=team, actor=actor)
+    if role not in Role.values:
+        raise UserError("Choose owner, admin or member.", field="role")
+    user = User.objects.filter(email__iexact=email.strip()).first()
+    if user is None:
+        raise UserError(
+            "No account uses this email. Ask them to sign up, then add them.", field="email"
+        )
+    if Membership.objects.filter(team=team, user=user).exists():
+        raise UserError(f"{user.email} is already a member.", field="email")
+    return Membership.objects.create(team=team, user=user, role=role)
+
+
+@transaction.atomic
+def membership_set_role(*, membership: Membership, actor: User, role: str) -> Membership:
+    _require_owner(team=membership.team, actor=actor)
+    if role not in Role.values:
+        raise UserError("Choose owner, admin or member.", field="role")
+    membership = Membership.objects.select_for_update().get(pk=membership.pk)
+    if membership.role == Role.OWNER and role != Role.OWNER:
+        _ensure_an_owner_remains(membership)
+    membership.role = role
+    membership.save(update_fields=["role"])
+    return membership
+
+
+@transaction.atomic
+def membership_remove(*, membership: Membership, actor: User) -> None:
+    _require_owner(team=membership.team, actor=actor)
+    membership = Membership.objects.select_for_update().get(pk=membership.pk)
+    if membership.role == Role.OWNER:
+        _ensure_an_owner_remains(membership)
+    membership.delete()
+
+
+@transaction.atomic
+def team_change_plan(*, team: Team, plan: Plan) -> Team:
+    """Switch plan; the new allowance applies from the next billing date."""
+    team.plan = plan
+    team.save(update_fields=["plan"])
+    return team
+
+
+DEMO_EMAIL = "demo@dailies.local"
+
+
+@transaction.atomic
+def demo_account_ensure() -> tuple[User, str | None]:
+    """The demo login. Returns the password only when the account is created now."""
+    user = User.objects.filter(email=DEMO_EMAIL).first()
+    if user is not None:
+        return user, None
+    password = secrets.token_urlsafe(9)
+    user = user_signup(email=DEMO_EMAIL, password=password, display_name="Demo")
+    team = user.teams.get(is_personal=True)
+    ledger.topup(team=team, credits=100, memo="Welcome credits for the demo account")
+    return user, password

@@ -1,0 +1,32 @@
+from __future__ import annotations
+
+from django.contrib.auth import views as auth_views
+from django.urls import include, path
+
+from accounts import views
+from accounts.forms import EmailLoginForm
+
+urlpatterns = [
+    path("accounts/signup/", views.signup, name="signup"),
+    path(
+        "accounts/login/",
+        auth_views.LoginView.as_view(authentication_form=EmailLoginForm),
+        name="login",
+    ),
+    path("accounts/", include("django.contrib.auth.urls")),
+    path("teams/", views.team_list, name="team_list"),
+    path("teams/switch/", views.team_switch, name="team_switch"),
+    path("teams/<int:team_id>/", views.team_detail, name="team_detail"),
+    path("teams/<int:team_id>/ledger/", views.team_ledger, name="team_ledger"),
+    path("teams/<int:team_id>/members/add/", views.member_add, name="member_add"),
+    path(
+        "teams/<int:team_id>/members/<int:membership_id>/role/",
+        views.member_role,
+        name="member_role",
+    ),
+    path(
+        "teams/<int:team_id>/members/<int:membership_id>/remove/",
+        views.member_remove,
+        name="member_remove",
+    ),
+]

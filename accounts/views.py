@@ -1,0 +1,188 @@
+"""Account and team pages. Each URL renders its full page, or its partial for htmx."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from django.contrib import messages
+from django.contrib.auth import login
+from django.contrib.auth.decorators import login_required
+from django.http import HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from accounts import selectors, services
+from accounts.forms import (
+    MemberAddForm,
+    MemberRoleForm,
+    SignupForm,
+    TeamCreateForm,
+)
+from accounts.http import HtmxRequest, TeamRequest
+from accounts.middleware import SESSION_KEY
+from accounts.models import Membership, Role
+from billing import ledger
+from billing import selectors as billing_selectors
+from studio.errors import UserError
+from studio.forms import add_user_error
+
+
+@require_http_methods(["GET", "POST"])
+def signup(request: HtmxRequest) -> HttpResponse:
+    if request.user.is_authenticated:
+        return redirect("dashboard")
+    form = SignupForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            user = services.user_signup(
+                email=form.cleaned_data["email"],
+                password=form.cleaned_data["password"],
+                display_name=form.cleaned_data["display_name"],
+            )
+        except UserError as exc:
+            add_user_error(form, exc)
+        else:
+            login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+            messages.success(request, "Welcome to Dailies. Your team has 30 free credits.")
+            return redirect("dashboard")
+    return render(request, "registration/signup.html", {"form": form})
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def team_list(request: TeamRequest) -> HttpResponse:
+    form = TeamCreateForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            team = services.team_create(name=form.cleaned_data["name"], owner=request.user)
+        except UserError as exc:
+            add_user_error(form, exc)
+        else:
+            request.session[SESSION_KEY] = team.pk
+            messages.success(request, f"Created {team.name}. It is now your active team.")
+            return redirect("team_detail", team_id=team.pk)
+    return render(
+        request,
+        "accounts/team_list.html",
+        {"teams": selectors.team_list(user=request.user), "form": form},
+    )
+
+
+@login_required
+@require_POST
+def team_switch(request: TeamRequest) -> HttpResponse:
+    team = selectors.team_get(user=request.user, team_id=request.POST.get("team", ""))
+    request.session[SESSION_KEY] = team.pk
+    target = request.POST.get("next") or reverse("dashboard")
+    if not target.startswith("/") or target.startswith("//"):
+        target = reverse("dashboard")
+    if request.htmx:
+        return HttpResponse(status=204, headers={"HX-Redirect": target})
+    return redirect(target)
+
+
+def _team_context(request: TeamRequest, team_id: int) -> dict[str, Any]:
+    team = selectors.team_get(user=request.user, team_id=team_id)
+    me = selectors.membership_get(user=request.user, team=team)
+    return {
+        "team": team,
+        "me": me,
+        "account": ledger.balance(team),
+        "members": selectors.team_members(team=team),
+        "ledger": billing_selectors.ledger_page(team=team, page=request.GET.get("page")),
+        "next_billing": ledger.next_billing_date(team.billing_anchor, timezone.localdate()),
+        "add_form": MemberAddForm(),
+        "role_choices": Role.choices,
+    }
+
+
+@login_required
+@require_GET
+def team_detail(request: TeamRequest, team_id: int) -> HttpResponse:
+    return render(request, "accounts/team_detail.html", _team_context(request, team_id))
+
+
+@login_required
+@require_GET
+def team_ledger(request: TeamRequest, team_id: int) -> HttpResponse:
+    template = "accounts/team_detail.html"
+    if request.htmx:
+        template += "#ledger"
+    return render(request, template, _team_context(request, team_id))
+
+
+def _members_response(request: TeamRequest, team_id: int, **extra: object) -> HttpResponse:
+    context = _team_context(request, team_id) | extra
+    if request.htmx:
+        return render(request, "accounts/team_detail.html#members", context)
+    return render(request, "accounts/team_detail.html", context)
+
+
+@login_required
+@require_POST
+def member_add(request: TeamRequest, team_id: int) -> HttpResponse:
+    team = selectors.team_get(user=request.user, team_id=team_id)
+    form = MemberAddForm(request.POST)
+    if form.is_valid():
+        try:
+            services.membership_add(
+                team=team,
+                actor=request.user,
+                email=form.cleaned_data["email"],
+                role=form.cleaned_data["role"],
+            )
+        except UserError as exc:
+            add_user_error(form, exc)
+    if form.errors:
+        return _members_response(request, team_id, add_form=form)
+    messages.success(request, f"Added {form.cleaned_data['email']}.")
+    if request.htmx:
+        return _members_response(request, team_id)
+    return redirect("team_detail", team_id=team.pk)
+
+
+def _membership_action(
+    request: TeamRequest,
+    team_id: int,
+    membership_id: int,
+    action: Callable[[Membership], object],
+) -> HttpResponse:
+    team = selectors.team_get(user=request.user, team_id=team_id)
+    membership = selectors.team_membership_get(team=team, membership_id=membership_id)
+    error = None
+    try:
+        action(membership)
+    except UserError as exc:
+        error = exc.message
+    if error:
+        messages.error(request, error)
+    if request.htmx:
+        return _members_response(request, team_id, member_error=error)
+    return redirect("team_detail", team_id=team.pk)
+
+
+@login_required
+@require_POST
+def member_role(request: TeamRequest, team_id: int, membership_id: int) -> HttpResponse:
+    form = MemberRoleForm(request.POST)
+    role = form.cleaned_data["role"] if form.is_valid() else ""
+    return _membership_action(
+        request,
+        team_id,
+        membership_id,
+        lambda m: services.membership_set_role(membership=m, actor=request.user, role=role),
+    )
+
+
+@login_required
+@require_POST
+def member_remove(request: TeamRequest, team_id: int, membership_id: int) -> HttpResponse:
+    return _membership_action(
+        request,
+        team_id,
+        membership_id,
+        lambda m: services.membership_remove(membership=m, actor=request.user),
+    )

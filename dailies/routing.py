@@ -1,7 +1,0 @@
-"""Websocket routes of every app, gathered in one place for the ASGI router."""
-
-from __future__ import annotations
-
-from generation.routing import websocket_urlpatterns as generation_ws
-
-websocket_urlpatterns = [*generation_ws]
