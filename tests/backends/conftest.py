@@ -41,6 +41,12 @@ def wan14(models_dir: Path) -> WanBackend:
 
 
 @pytest.fixture(scope="session")
+def wan22(models_dir: Path) -> WanBackend:
+    """Wan 2.2 TI2V 5B: one folder for text and image to video."""
+    return WanBackend(BACKENDS["wan2.2-5b"], settings_for(models_dir, "wan2.2-5b"))
+
+
+@pytest.fixture(scope="session")
 def ltx(models_dir: Path) -> LTXBackend:
     return LTXBackend(
         BACKENDS["ltx-video"], settings_for(models_dir, "ltx-video"), render=tiny.splat_render_along

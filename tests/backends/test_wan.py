@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import pytest
 import torch
+from diffusers import WanImageToVideoPipeline, WanPipeline
 
 from generation.backends.base import BackendRequest, UnsupportedRequest
 from generation.backends.stages import fit_video
@@ -149,3 +150,21 @@ def test_requests_the_backend_cannot_do_say_why(wan13: WanBackend, image):
         wan13.generate(BackendRequest("a ball", mode="i2v", **SMALL))
     with pytest.raises(UnsupportedRequest, match="at most 81 frames"):
         wan13.generate(BackendRequest("a ball", height=32, width=32, num_frames=200))
+
+
+def test_wan22_serves_text_and_image_to_video_from_one_folder(
+    wan22: WanBackend, image, other_image
+):
+    seen: list[tuple[int, int]] = []
+    t2v = wan22.generate(
+        BackendRequest("a ball", **SMALL), progress=lambda s, t: seen.append((s, t))
+    )
+    assert tuple(t2v.frames.shape) == (9, 32, 32, 3) and t2v.fps == 24.0
+    assert seen == [(1, 3), (2, 3), (3, 3)]
+    a = wan22.generate(BackendRequest("a ball", mode="i2v", image=image, **SMALL))
+    b = wan22.generate(BackendRequest("a ball", mode="i2v", image=other_image, **SMALL))
+    assert a.metadata["pipelines"] == {"i2v": "WanImageToVideoPipeline"}
+    assert not torch.equal(a.frames, b.frames)
+    i2v = wan22.pipe("i2v", WanImageToVideoPipeline)
+    assert i2v.transformer is wan22.pipe("t2v", WanPipeline).transformer
+    assert i2v.config.expand_timesteps  # the TI2V conditioning, carried over from the folder

@@ -12,12 +12,14 @@ os.environ["HF_HUB_OFFLINE"] = "1"
 
 from pathlib import Path
 
+import diffusers
 import torch
 from diffusers import (
     AutoencoderKLLTXVideo,
     AutoencoderKLWan,
     FlowMatchEulerDiscreteScheduler,
     LTXConditionPipeline,
+    UniPCMultistepScheduler,
     WanImageToVideoPipeline,
     WanPipeline,
     WanTransformer3DModel,
@@ -143,6 +145,42 @@ def wan_i2v(shared: dict, *, first_last: bool, seed: int = 3) -> WanImageToVideo
     )
 
 
+def wan22_ti2v(seed: int = 6) -> WanPipeline:
+    """The Wan 2.2 TI2V layout: a 48-channel patchified VAE, per-token timesteps
+    (``expand_timesteps``), one folder for text and image to video, the UniPC scheduler."""
+    tok = tokenizer()
+    torch.manual_seed(seed)
+    vae = AutoencoderKLWan(
+        base_dim=3,
+        z_dim=48,
+        in_channels=12,
+        out_channels=12,
+        is_residual=True,
+        patch_size=2,
+        latents_mean=[0.0] * 48,
+        latents_std=[1.0] * 48,
+        dim_mult=[1, 1, 1, 1],
+        num_res_blocks=1,
+        scale_factor_spatial=16,
+        scale_factor_temporal=4,
+        temperal_downsample=[False, True, True],
+    ).eval()
+    text_encoder = UMT5EncoderModel(UMT5Config(**_text_config(len(tok)))).eval()
+    transformer = WanTransformer3DModel(
+        **{**_WAN_BLOCKS, "out_channels": 48}, in_channels=48
+    ).eval()
+    return WanPipeline(
+        transformer=transformer,
+        vae=vae,
+        text_encoder=text_encoder,
+        tokenizer=tok,
+        scheduler=UniPCMultistepScheduler(
+            prediction_type="flow_prediction", use_flow_sigmas=True, flow_shift=3.0
+        ),
+        expand_timesteps=True,
+    )
+
+
 def ltx_condition(seed: int = 4) -> LTXConditionPipeline:
     tok = tokenizer()
     torch.manual_seed(seed)
@@ -224,11 +262,13 @@ def folder(backend: str, role: str) -> str:
 
 def write_models(models_dir: Path) -> Path:
     """Every tiny model folder the tests use, under the catalog's folder names."""
+    diffusers.utils.logging.disable_progress_bar()
     shared = wan_shared()
     wan_t2v(shared).save_pretrained(models_dir / folder("wan2.1-1.3b", "t2v"))
     wan_vace(shared).save_pretrained(models_dir / folder("wan2.1-1.3b", "vace"))
     wan_i2v(shared, first_last=False).save_pretrained(models_dir / folder("wan2.1-14b", "i2v"))
     wan_i2v(shared, first_last=True).save_pretrained(models_dir / folder("wan2.1-14b", "flf2v"))
+    wan22_ti2v().save_pretrained(models_dir / folder("wan2.2-5b", "t2v"))
     ltx_condition().save_pretrained(models_dir / folder("ltx-video", "condition"))
     model, processor = depth_anything()
     model.save_pretrained(models_dir / DEPTH_FOLDER)
