@@ -27,13 +27,9 @@ from torch import Tensor
 from generation.delivery import delivery_size, native_frames_needed
 from generation.engine import metrics, video_io
 from generation.engine.camera import CameraSpec
-from generation.engine.presets import PRESETS
-from generation.engine.svt_pipeline import (
-    GenerationRequest,
-    SamplingCancelled,
-    VideoPipeline,
-    build_pipeline,
-)
+from generation.engine.pipeline.request import GenerationRequest
+from generation.engine.pipeline.video import VideoPipeline, build_pipeline
+from generation.engine.sampling import SamplingCancelled
 from generation.engine.weights import WeightsNotInstalled
 from generation.vocabulary import Mode, Quality
 
@@ -101,49 +97,49 @@ def pipeline() -> VideoPipeline:
     started = time.perf_counter()
     weights = cfg.get("weights_dir")
     pipe = build_pipeline(
-        cfg["preset"],
         Path(weights) if weights else None,
+        preset=cfg["preset"],
         device=cfg.get("device", "cpu"),
-        autocast=cfg.get("autocast", False),
+        autocast=cfg.get("autocast", True),
     )
     log.info("engine %s built in %.2fs", cfg["preset"], time.perf_counter() - started)
     return pipe
 
 
-def _trained_steps(weights_dir: str | None) -> int | None:
-    """Training steps recorded with the weights (``transformer.json`` metadata)."""
+def _trained(weights_dir: str | None) -> dict[str, Any]:
+    """What each stage's weights record of their training (``<stage>.json`` metadata)."""
+    out: dict[str, Any] = {}
     if not weights_dir:
-        return None
-    try:
-        meta = json.loads((Path(weights_dir) / "transformer.json").read_text())
-        return int(meta.get("metadata", {}).get("step"))
-    except (OSError, ValueError, TypeError):
-        return None
+        return out
+    for stage in ("keyframe", "depth", "refiner"):
+        try:
+            doc = json.loads((Path(weights_dir) / f"{stage}.json").read_text())
+            out[stage] = doc.get("metadata", {})
+        except (OSError, ValueError):
+            continue
+    return out
 
 
 @functools.cache
-def _info(preset: str, weights_dir: str | None, model_version: str) -> EngineInfo:
-    steps = _trained_steps(weights_dir)
+def _info(preset: str, weights_dir: str | None, model_version: str, fps: float) -> EngineInfo:
+    trained = _trained(weights_dir)
     limits = [
         "No audio: add sound in your editor.",
         "On-screen text is not rendered legibly.",
-        "Clips are rendered at the model's native size and upscaled for delivery.",
+        "The scene holds still: the camera moves through it, its objects do not move yet.",
+        "Clips are rendered at the model's native size (about 170 pixels wide) and upscaled "
+        "for delivery.",
     ]
-    if not weights_dir:
-        limits.insert(0, "No trained weights are installed: renders are untrained noise.")
-    elif steps is not None and steps < 10_000:
-        limits.insert(
-            0,
-            f"The built-in model has trained for {steps:,} steps so far: expect the prompt's "
-            "palette and light, not yet its objects or camera move (see docs/model/MODEL_CARD.md).",
-        )
-    version = model_version or f"builtin-{preset}" + (f"-{steps}" if steps is not None else "")
+    if not trained:
+        limits.insert(0, "No trained weights are installed: keyframes are untrained noise.")
+    steps = trained.get("keyframe", {}).get("step")
+    version = model_version or f"builtin-{preset}" + (f"-{steps}" if steps else "")
     return EngineInfo(
         backend="builtin",
         preset=preset,
         model_version=version,
-        trained=bool(weights_dir),
-        native_fps=PRESETS[preset].fps,
+        trained=bool(trained),
+        native_fps=fps,
         limits=tuple(limits),
     )
 
@@ -152,7 +148,12 @@ def engine_info() -> EngineInfo:
     """What the active model is and cannot do, shown in the UI before anyone submits."""
     cfg = _engine_settings()
     weights = cfg.get("weights_dir")
-    return _info(cfg["preset"], str(weights) if weights else None, cfg.get("model_version") or "")
+    return _info(
+        cfg["preset"],
+        str(weights) if weights else None,
+        cfg.get("model_version") or "",
+        float(cfg.get("native_fps", 24.0)),
+    )
 
 
 def user_message(exc: BaseException) -> str | None:
@@ -196,6 +197,7 @@ def _request(spec: RenderSpec, native_fps: float) -> GenerationRequest:
         seed=spec.seed,
         aspect=spec.camera.aspect,
         num_frames=native_frames,
+        fps=native_fps,
         camera=spec.camera,
         **inputs,
     )

@@ -1,6 +1,6 @@
 """LoRA adapters (Hu et al. 2021) on the Linear projections of any model, with merge/unmerge and
-safetensors save/load. Character lock trains one per character on the transformer's attention
-and MLP projections; nothing here knows about the transformer.
+safetensors save/load. Character lock trains one per character on the keyframe model's attention
+projections; nothing here knows about the model.
 
 A wrapped layer computes ``base(x) + (alpha / rank) * B(A(x))`` with ``B`` initialised to zero,
 so injecting an adapter changes nothing until it is trained.
@@ -17,8 +17,9 @@ import torch
 from safetensors.torch import load_file, save_file
 from torch import Tensor, nn
 
-DEFAULT_TARGETS: tuple[str, ...] = ("q", "k", "v", "out", "fc1", "fc2")
-"""Last name component of the Linear layers to adapt: attention q/k/v/out and the MLP (SVT)."""
+DEFAULT_TARGETS: tuple[str, ...] = ("qkv", "out", "q", "k", "v", "cross_out")
+"""Last name component of the Linear layers to adapt: the U-Nets' self-attention (qkv, out) and
+cross-attention (q, k, v, cross_out) projections."""
 
 
 class LoRALinear(nn.Module):

@@ -131,3 +131,20 @@ def test_a_pan_leaves_a_hole_on_the_side_it_turns_towards():
     assert bool(shot.render.mask[0].all())
     assert not bool(last[:, -2:].any()), "turning right uncovers the right edge"
     assert bool(last[:, :4].all())
+
+
+def test_a_camera_that_has_passed_everything_it_cached_sees_only_holes():
+    h, w = 12, 16
+    spec = CameraSpec(moves=(CameraMove("dolly", "in", speed=8.0),))
+    shot = render_along(
+        spec,
+        _texture(h, w),
+        torch.full((h, w), 1.0),
+        num_frames=24,
+        fps=24.0,
+        size=(h, w),
+        base=BASE,
+    )
+    assert bool(shot.render.mask[0].all())
+    assert not bool(shot.render.mask[-1].any())
+    assert torch.isinf(shot.render.depth[-1]).all()

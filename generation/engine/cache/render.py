@@ -77,9 +77,10 @@ def _splat(
                 pix_list.append((fk * hw + y * width + x)[inside])
                 z_list.append(zk[inside])
                 col_list.append(ck[inside])
-    pix = torch.cat(pix_list)
-    zz = torch.cat(z_list)
-    col = torch.cat(col_list)
+    # A camera that has moved past everything it cached sees nothing: all holes.
+    pix = torch.cat(pix_list) if pix_list else torch.zeros(0, dtype=torch.long)
+    zz = torch.cat(z_list) if z_list else torch.zeros(0)
+    col = torch.cat(col_list) if col_list else torch.zeros(0, 3)
     zmin = torch.full((t * hw,), float("inf"))
     zmin.scatter_reduce_(0, pix, zz, reduce="amin")
     front = zz <= zmin[pix] * (1 + DEPTH_TOLERANCE)

@@ -22,9 +22,10 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any, Protocol
 
 import numpy as np
 import torch
@@ -66,8 +67,8 @@ REFINE_CHUNK = 8
 MAX_FRAMES = 24 * 30
 
 
-class TextEncoderLike:  # pragma: no cover - a protocol in spirit; see generation.engine.text
-    def encode(self, prompts: list[str]) -> TextBatch: ...
+class TextEncoderLike(Protocol):
+    def encode(self, prompts: Sequence[str]) -> TextBatch: ...
 
 
 @dataclass(frozen=True)
@@ -228,17 +229,17 @@ class VideoPipeline:
         if len(renders) == 1:
             return renders[0], poses, frames
         w = (frames.float() / max(1, len(frames) - 1)).view(-1, 1, 1)  # (T, 1, 1)
-        a, b = renders
-        wa = a.mask * (1 - w) + (a.mask & ~b.mask) * w
-        wb = b.mask * w + (b.mask & ~a.mask) * (1 - w)
+        first, second = renders
+        wa = first.mask * (1 - w) + (first.mask & ~second.mask) * w
+        wb = second.mask * w + (second.mask & ~first.mask) * (1 - w)
         total = (wa + wb).clamp(min=1e-6)
-        colour = (a.frames * wa[..., None] + b.frames * wb[..., None]) / total[..., None]
+        colour = (first.frames * wa[..., None] + second.frames * wb[..., None]) / total[..., None]
         depth = torch.where(
-            a.mask & b.mask,
-            torch.minimum(a.depth, b.depth),
-            torch.where(a.mask, a.depth, b.depth),
+            first.mask & second.mask,
+            torch.minimum(first.depth, second.depth),
+            torch.where(first.mask, first.depth, second.depth),
         )
-        return CacheRender(colour, depth, a.mask | b.mask), poses, frames
+        return CacheRender(colour, depth, first.mask | second.mask), poses, frames
 
     # -- generation ----------------------------------------------------------------------
 
@@ -261,8 +262,8 @@ class VideoPipeline:
         if req.mode is Mode.TEXT:
             solver_steps = budget.keyframe_steps
         elif req.mode is Mode.RESTYLE:
-            start = max(req.strength, 1e-3)
-            solver_steps = len(shifted_timesteps(budget.keyframe_steps, 1.0, start=start)) - 1
+            t_start = max(req.strength, 1e-3)
+            solver_steps = len(shifted_timesteps(budget.keyframe_steps, 1.0, start=t_start)) - 1
         evals = solver_steps * (2 if budget.sampler == "heun" else 1)
         total = evals + chunks + 1
         done = 0
@@ -288,7 +289,7 @@ class VideoPipeline:
         offset = 0
         path_frames = req.num_frames
         if req.mode is Mode.EXTEND:
-            source = _uint8_video(req.video)
+            source = _uint8_video(_given(req.video, "video"))
             offset = source.shape[0]
             path_frames = offset + req.num_frames
         probe = ShotPath(spec, BasePose(), path_frames, req.fps, req.loop, 0)
@@ -304,19 +305,21 @@ class VideoPipeline:
             rgb, depth = self.paint_keyframe(req, text, null, focal0, on_step)
             anchors.append(Anchor(rgb, depth, 0, real=False))
         elif req.mode is Mode.RESTYLE:
-            first = _uint8_video(req.video)[0]
+            first = _uint8_video(_given(req.video, "video"))[0]
             small = _resize(first, keyframe_size(req.aspect))
             depth = estimate_depth(self.depth, small, focal0)
             start = torch.cat([rgb_to_channels(small), depth_to_channel(depth)[None]])
             rgb, depth = self.paint_keyframe(req, text, null, focal0, on_step, start=start)
             anchors.append(Anchor(rgb, depth, 0, real=False))
         elif req.mode in (Mode.IMAGE, Mode.KEYFRAMES):
-            rgb, depth = self.image_anchor(_uint8_image(req.image, "image"), req, focal0)
+            rgb, depth = self.image_anchor(
+                _uint8_image(_given(req.image, "image"), "image"), req, focal0
+            )
             anchors.append(Anchor(rgb, depth, 0, real=True))
             if req.mode is Mode.KEYFRAMES:
                 last = req.num_frames - 1
                 focal1 = float(probe.at_frames(torch.tensor([last])).focal_mm[0])
-                end = _uint8_image(req.end_image, "end_image")
+                end = _uint8_image(_given(req.end_image, "end_image"), "end_image")
                 rgb1, depth1 = self.image_anchor(end, req, focal1)
                 anchors.append(Anchor(rgb1, depth1, last, real=True))
         elif req.mode is Mode.EXTEND:
@@ -373,7 +376,7 @@ class VideoPipeline:
     def _reframe(self, req, tick, total, started) -> GenerationResult:
         """Each source frame lifted by its own depth through the source's gate and seen through
         the requested aspect's gate from the same pose; the refiner paints the new margins."""
-        source = _uint8_video(req.video)
+        source = _uint8_video(_given(req.video, "video"))
         src_aspect = _nearest_aspect(source.shape[2] / source.shape[1])
         size = render_size(req.aspect)
         spec = req.camera
@@ -444,6 +447,12 @@ class VideoPipeline:
         }
 
 
+def _given(value: Any, name: str) -> Any:
+    if value is None:  # check_inputs refuses these first; this keeps the types honest
+        raise ValueError(f"{name} is missing")
+    return value
+
+
 def _nearest_aspect(ratio: float) -> str:
     return min(ASPECT_RATIOS, key=lambda a: abs(math.log(ASPECT_RATIOS[a] / ratio)))
 
@@ -464,6 +473,7 @@ def build_pipeline(
     Raises:
         WeightsNotInstalled: a weights file is missing (the message names the path).
     """
+    info: dict[str, Any]
     if weights_dir is None:
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(init_seed)
@@ -472,22 +482,25 @@ def build_pipeline(
             refiner = Refiner(REFINER_PRESETS[preset])
         info = {"weights": None, "preset": preset}
     else:
-        parts = {}
-        meta = {}
-        for name, cls, cfg_cls in (
-            ("keyframe", KeyframeModel, KeyframeConfig),
-            ("depth", DepthModel, DepthConfig),
-            ("refiner", Refiner, RefinerConfig),
-        ):
-            cfg, m = engine_weights.read_config(weights_dir, name, cfg_cls)
-            parts[name] = engine_weights.load_weights(cls(cfg), weights_dir, name)
-            meta[name] = m
-        keyframe, depth, refiner = parts["keyframe"], parts["depth"], parts["refiner"]
-        info = {"weights": str(weights_dir), "trained": meta}
+        kf_cfg, kf_meta = engine_weights.read_config(weights_dir, "keyframe", KeyframeConfig)
+        d_cfg, d_meta = engine_weights.read_config(weights_dir, "depth", DepthConfig)
+        r_cfg, r_meta = engine_weights.read_config(weights_dir, "refiner", RefinerConfig)
+        keyframe = KeyframeModel(kf_cfg)
+        depth = DepthModel(d_cfg)
+        refiner = Refiner(r_cfg)
+        for name, model in (("keyframe", keyframe), ("depth", depth), ("refiner", refiner)):
+            engine_weights.load_weights(model, weights_dir, name)
+        info = {
+            "weights": str(weights_dir),
+            "trained": {"keyframe": kf_meta, "depth": d_meta, "refiner": r_meta},
+        }
+    encoder: TextEncoderLike
     if text_encoder is None:
         from generation.engine.text import load_text_encoder
 
-        text_encoder = load_text_encoder(str(torch.device(device)))
+        encoder = load_text_encoder(str(torch.device(device)))
+    else:
+        encoder = text_encoder
     return VideoPipeline(
-        keyframe, depth, refiner, text_encoder, device=device, autocast=autocast, info=info
+        keyframe, depth, refiner, encoder, device=device, autocast=autocast, info=info
     )

@@ -19,14 +19,14 @@ class EMA:
 
     def __init__(self, model: nn.Module, decay: float = 0.999) -> None:
         self.decay = decay
-        self.model = copy.deepcopy(model).eval().requires_grad_(False)
+        self.model: Any = copy.deepcopy(model).eval().requires_grad_(False)
 
     @torch.no_grad()
     def update(self, model: nn.Module, step: int) -> None:
         # Warm up: early on the average follows the model closely (as in diffusers' EMAModel).
         decay = min(self.decay, (1 + step) / (10 + step))
-        mine = list(self.model.parameters())
-        theirs = [p.detach() for p in model.parameters()]
+        mine: list[torch.Tensor] = list(self.model.parameters())
+        theirs: list[torch.Tensor] = [p.detach() for p in model.parameters()]
         torch._foreach_lerp_(mine, theirs, 1 - decay)
 
 
@@ -100,7 +100,7 @@ class Run:
         self.path = out / "checkpoint.pt"
         ckpt = load_checkpoint(self.path) if resume else None
         self.config = ckpt["config"] if ckpt else config
-        self.model = build(self.config).to(memory_format=torch.channels_last)
+        self.model: Any = build(self.config).to(memory_format=torch.channels_last)
         self.ema = EMA(self.model)
         self.opt = make_optimizer(self.model, lr, weight_decay)
         self.step, self.seen, self.clock = 0, 0, CpuClock()

@@ -14,16 +14,13 @@ weights as `keyframe.safetensors` + `keyframe.json`.
 from __future__ import annotations
 
 import argparse
-import json
 import time
 from collections import defaultdict
-from dataclasses import replace
 from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 
-from generation.engine import weights as engine_weights
 from generation.engine.models.keyframe import (
     PRESETS,
     KeyframeModel,
@@ -31,18 +28,10 @@ from generation.engine.models.keyframe import (
     depth_to_channel,
     rgb_to_channels,
 )
-from generation.engine.models.unet import UNetConfig
 from generation.engine.pipeline.keyframe import paint_keyframes
 from generation.engine.schedules import logit_normal_t, noise_to, velocity_target
 from generation.engine.text import TextBatch, load_text_encoder
-from generation.engine.training.common import (
-    EMA,
-    CpuClock,
-    RunLog,
-    load_checkpoint,
-    make_optimizer,
-    save_checkpoint,
-)
+from generation.engine.training.common import Run, RunLog, standard_arguments
 from generation.engine.training.keyframe_data import HELD_OUT_SEED, read_shard, render_keyframe
 
 CAPTION_DROP = 0.1
@@ -151,141 +140,69 @@ def sample_sheet(model: KeyframeModel, held: list[dict], path: Path, steps: int 
         row = torch.cat([truth, rgb, depth], dim=1)  # (H, 3W, 3)
         rows.append(F.pad(row.permute(2, 0, 1), (0, 192 * 3 - row.shape[1], 0, 2)).permute(1, 2, 0))
     sheet = torch.cat(rows, dim=0).numpy()
-    Image.fromarray(sheet).resize((sheet.shape[1] * 2, sheet.shape[0] * 2), Image.NEAREST).save(
-        path
-    )
+    Image.fromarray(sheet).resize(
+        (sheet.shape[1] * 2, sheet.shape[0] * 2), Image.Resampling.NEAREST
+    ).save(path)
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--data", type=Path, default=Path("var/keyframes"))
-    parser.add_argument("--out", type=Path, default=Path("var/train/keyframe"))
     parser.add_argument("--preset", default="base", choices=sorted(PRESETS))
-    parser.add_argument("--channels", type=str, default=None, help="e.g. 96,192,256")
-    parser.add_argument("--blocks", type=int, default=None)
-    parser.add_argument("--minutes", type=float, default=60.0)
-    parser.add_argument("--batch", type=int, default=32)
-    parser.add_argument("--lr", type=float, default=3e-4)
     parser.add_argument("--warmup", type=int, default=300)
-    parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--max-shards", type=int, default=None)
-    parser.add_argument("--checkpoint-minutes", type=float, default=5.0)
     parser.add_argument("--sheet-minutes", type=float, default=30.0)
-    parser.add_argument("--resume", action="store_true")
-    parser.add_argument("--export", type=Path, default=None, help="write EMA weights and exit")
+    standard_arguments(parser, out="var/train/keyframe", minutes=60, lr=3e-4, batch=32)
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     torch.set_flush_denormal(True)
-    ckpt_path = args.out / "checkpoint.pt"
-    ckpt = load_checkpoint(ckpt_path) if (args.resume or args.export) else None
-    cfg = PRESETS[args.preset]
-    if ckpt is not None:
-        cfg = ckpt["config"]
-    else:
-        unet = cfg.unet
-        if args.channels:
-            unet = replace(unet, channels=tuple(int(c) for c in args.channels.split(",")))
-        if args.blocks:
-            unet = replace(unet, blocks=args.blocks)
-        cfg = replace(cfg, unet=UNetConfig(**{**unet.__dict__}))
-    model = KeyframeModel(cfg).to(memory_format=torch.channels_last)
-    ema = EMA(model)
-    opt = make_optimizer(model, args.lr)
-    step, seen = 0, 0
-    clock = CpuClock()
-    if ckpt is not None:
-        model.load_state_dict(ckpt["model"])
-        ema.model.load_state_dict(ckpt["ema"])
-        opt.load_state_dict(ckpt["opt"])
-        step, seen = ckpt["step"], ckpt["seen"]
-        clock = CpuClock(ckpt["cpu_s"], ckpt["wall_s"])
+    resume = bool(args.resume or args.export)
+    run = Run(args.out, PRESETS[args.preset], KeyframeModel, lr=args.lr, resume=resume)
     if args.export is not None:
-        if ckpt is None:
-            raise SystemExit(f"no checkpoint at {ckpt_path}")
-        engine_weights.save_weights(
-            ema.model,
-            cfg,
-            args.export,
-            "keyframe",
-            metadata={
-                "step": step,
-                "images_seen": seen,
-                "cpu_hours": round(clock.cpu_s / 3600, 2),
-                "wall_hours": round(clock.wall_s / 3600, 2),
-            },
-        )
-        print(f"exported step {step} to {args.export}")
+        run.export(args.export, "keyframe")
         return
     log = RunLog(args.out)
     bank = KeyframeBank(args.data, args.max_shards)
-    params = sum(p.numel() for p in model.parameters())
-    log.write(
-        event="start",
-        step=step,
-        keyframes=len(bank),
-        params=params,
-        config=json.dumps(cfg.unet.__dict__),
-    )
+    params = sum(p.numel() for p in run.model.parameters())
+    log.write(event="start", step=run.step, keyframes=len(bank), params=params)
     null = load_text_encoder().encode([""])
     held = held_out_prompts(8)
-    g = torch.Generator().manual_seed(1000 + step)
-    started = time.perf_counter()
-    last_ckpt = last_sheet = started
+    g = torch.Generator().manual_seed(1000 + run.step)
+    started = last_ckpt = last_sheet = window = time.perf_counter()
     losses: list[float] = []
-    window = time.perf_counter()
     while time.perf_counter() - started < args.minutes * 60:
         b = bank.batch(args.batch, null, g)
         x0 = b["x0"].contiguous(memory_format=torch.channels_last)
         noise = torch.randn(x0.shape, generator=g).contiguous(memory_format=torch.channels_last)
         t = logit_normal_t(x0.shape[0], generator=g)
-        lr = args.lr * min(1.0, (step + 1) / args.warmup)
-        for group in opt.param_groups:
-            group["lr"] = lr
+        lr = args.lr * min(1.0, (run.step + 1) / args.warmup)
+        run.set_lr(lr)
         with torch.autocast("cpu", dtype=torch.bfloat16):
-            v = model(noise_to(x0, noise, t), t, b["tokens"], b["mask"], b["pooled"], b["focal"])
+            v = run.model(
+                noise_to(x0, noise, t), t, b["tokens"], b["mask"], b["pooled"], b["focal"]
+            )
         loss = F.mse_loss(v.float(), velocity_target(x0, noise))
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0, foreach=True)
-        opt.step()
-        ema.update(model, step)
-        step += 1
-        seen += x0.shape[0]
+        run.update(loss, x0.shape[0])
         losses.append(loss.item())
         now = time.perf_counter()
-        if step % 20 == 0:
+        if run.step % 20 == 0:
             log.write(
-                step=step,
+                step=run.step,
                 loss=round(sum(losses) / len(losses), 5),
-                images_per_s=round(20 * args.batch / (now - window), 2),
+                images_per_s=round(len(losses) * args.batch / (now - window), 2),
                 lr=lr,
-                seen=seen,
+                seen=run.seen,
             )
             losses, window = [], now
         if now - last_ckpt > args.checkpoint_minutes * 60:
-            _save(ckpt_path, cfg, model, ema, opt, step, seen, clock)
+            run.save()
             last_ckpt = now
         if now - last_sheet > args.sheet_minutes * 60:
-            sample_sheet(ema.model, held, args.out / f"sheet-{step:06d}.png")
+            sample_sheet(run.ema.model, held, args.out / f"sheet-{run.step:06d}.png")
             last_sheet = time.perf_counter()
-    _save(ckpt_path, cfg, model, ema, opt, step, seen, clock)
-    sample_sheet(ema.model, held, args.out / f"sheet-{step:06d}.png")
-    log.write(event="stop", step=step, seen=seen, cpu_hours=round(clock.cpu_s / 3600, 3))
-
-
-def _save(path, cfg, model, ema, opt, step, seen, clock) -> None:
-    save_checkpoint(
-        path,
-        {
-            "config": cfg,
-            "model": model.state_dict(),
-            "ema": ema.model.state_dict(),
-            "opt": opt.state_dict(),
-            "step": step,
-            "seen": seen,
-            "cpu_s": clock.cpu_s,
-            "wall_s": clock.wall_s,
-        },
+    run.save()
+    sample_sheet(run.ema.model, held, args.out / f"sheet-{run.step:06d}.png")
+    log.write(
+        event="stop", step=run.step, seen=run.seen, cpu_hours=round(run.clock.cpu_s / 3600, 3)
     )
 
 
