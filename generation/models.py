@@ -12,7 +12,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
-from generation.delivery import delivery_size
+from generation.engine.delivery import delivery_size
 from generation.fields import CameraSpecField
 from generation.vocabulary import MODE_CHOICES, QUALITY_CHOICES, RESOLUTION_CHOICES
 

@@ -24,9 +24,9 @@ import torch
 from django.conf import settings
 from torch import Tensor
 
-from generation.delivery import delivery_size, native_frames_needed
 from generation.engine import metrics, video_io
 from generation.engine.camera import CameraSpec
+from generation.engine.delivery import delivery_size, native_frames_needed, retime_and_size
 from generation.engine.pipeline.request import GenerationRequest
 from generation.engine.pipeline.video import VideoPipeline, build_pipeline
 from generation.engine.sampling import SamplingCancelled
@@ -224,17 +224,6 @@ def generate(
 # --- deliver ---------------------------------------------------------------------------------
 
 
-def _resample(
-    frames: Tensor, src_fps: float, fps: int, wanted: int, size: tuple[int, int], *, whole: bool
-) -> Tensor:
-    """Re-time to ``fps`` at the small size (cheap), keep ``wanted`` frames, then upscale.
-    ``whole``: the clip must cover all ``wanted`` frames (a continuation may end early)."""
-    timed = video_io.resample_fps(frames, src_fps, fps)  # (T2, h, w, 3)
-    if whole and timed.shape[0] < wanted:
-        raise ValueError(f"native clip covers {timed.shape[0]} frames at {fps} fps, need {wanted}")
-    return video_io.upscale(timed[:wanted], size)  # (wanted, H, W, 3)
-
-
 def deliver(
     clip: Clip,
     *,
@@ -257,7 +246,7 @@ def deliver(
     size = delivery_size(resolution, aspect)
     wanted = round(duration_s * fps)
     report: dict[str, float] = {}
-    frames = _resample(clip.frames, clip.fps, fps, wanted, size, whole=extends is None)
+    frames = retime_and_size(clip.frames, clip.fps, fps, wanted, size, whole=extends is None)
     if extends is not None:
         source = video_io.upscale(extends.frames, size)  # (Ts, H, W, 3) at this job's size
         tail = source[-min(len(source), 12) :].float()
