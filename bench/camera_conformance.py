@@ -26,8 +26,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script 
 
 from generation.engine.camera import MOVE_KINDS
 from generation.engine.metrics import detect_move
-from generation.engine.motion_data import SIZES, render_move_clip
 from generation.engine.move_classifier import WEIGHTS, load_move_nets
+from generation.engine.training.motion_data import SIZES, render_move_clip
 
 RESULTS = Path(__file__).parent / "results"
 SEEDS = {"tuning": 500_000, "held-out": 900_000}

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import numpy as np
 
-from generation.engine import motion_data
 from generation.engine.move_classifier import LABELS
+from generation.engine.training import motion_data
 
 
 def test_a_chunk_of_chosen_kinds_holds_only_those_moves(tmp_path, monkeypatch):
@@ -25,7 +25,7 @@ def test_an_unknown_kind_is_refused_before_anything_renders(tmp_path):
         [
             sys.executable,
             "-m",
-            "generation.engine.motion_data",
+            "generation.engine.training.motion_data",
             "--out",
             str(tmp_path),
             "--chunks",

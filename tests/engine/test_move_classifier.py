@@ -6,7 +6,6 @@ from pathlib import Path
 import pytest
 import torch
 
-from generation.engine import move_training
 from generation.engine.camera import MOVE_DIRECTIONS, ZOOM_LOG_PER_S, CameraMove, CameraSpec
 from generation.engine.metrics import camera_conformance, detect_move
 from generation.engine.move_classifier import (
@@ -25,7 +24,8 @@ from generation.engine.move_classifier import (
     symmetric_probabilities,
     widen_net,
 )
-from generation.engine.move_training import export
+from generation.engine.training import move_classifier as move_training
+from generation.engine.training.move_classifier import export
 from generation.engine.world.renderer import render_clip
 from generation.engine.world.scene import sample_scene
 

@@ -1,6 +1,6 @@
 """Rendered clips for the camera-move classifier: labelled ground truth from the world.
 
-    python -m generation.engine.motion_data --out var/motion --chunks 0:60:2,1:20:2 --workers 2
+    python -m generation.engine.training.motion_data --out var/motion --chunks 0:60:2,1:20:2 --workers 2
 
 Chunk c holds `CHUNK` clips of one frame size (64x64 for even c, 128x72 for odd c), every move
 kind in turn (or only the `--kinds` given, to render more of the moves the classifier finds
@@ -60,7 +60,7 @@ def render_chunk(out: Path, chunk: int, kinds: tuple[str, ...] = MOVE_KINDS) -> 
     return path
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=Path("var/motion"))
     parser.add_argument(
@@ -70,7 +70,7 @@ def main() -> None:
     parser.add_argument(
         "--kinds", default=",".join(MOVE_KINDS), help="comma-separated move kinds, in turn"
     )
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     kinds = tuple(args.kinds.split(","))
     if unknown := set(kinds) - set(MOVE_KINDS):
         parser.error(f"unknown move kinds {sorted(unknown)}; choose from {', '.join(MOVE_KINDS)}")

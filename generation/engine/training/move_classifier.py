@@ -1,10 +1,10 @@
 """Train the camera-move classifier on rendered world clips (see `motion_data` for the clips).
 
-    python -m generation.engine.move_training --data var/motion --epochs 20 --ensemble 2 --all \
+    python -m generation.engine.training.move_classifier --data var/motion --epochs 20 --ensemble 2 --all \
         --export weights/move_classifier.safetensors
 
     # or go on training an ensemble on fresh clips, starting from its networks:
-    python -m generation.engine.move_training --data var/motion-new --epochs 24 --ensemble 4 \
+    python -m generation.engine.training.move_classifier --data var/motion-new --epochs 24 --ensemble 4 \
         --all --lr 1e-3 --resume weights/move_classifier.safetensors --export FILE
 
 (docs/world/README.md has the commands behind the shipped ensemble.)
@@ -220,7 +220,7 @@ def export(nets: list[MoveNet], path: Path) -> None:
     save_file(tensors, str(path))
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=Path("var/motion"))
     parser.add_argument("--epochs", type=int, default=40)
@@ -251,7 +251,7 @@ def main() -> None:
     parser.add_argument(
         "--extend", type=Path, help="an ensemble file whose networks the export keeps too"
     )
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     if args.resume:  # before the feature caches, which can take many minutes
         resumed = load_move_nets(args.resume)
         if args.ensemble > len(resumed):
