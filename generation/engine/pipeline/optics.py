@@ -14,7 +14,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from generation.engine.cache.points import SKY_M, pixel_rays
+from generation.engine.cache.points import SKY_M
 from generation.engine.camera import CameraPoses, circle_of_confusion_px, focal_length_px
 from generation.engine.optics import apply_depth_of_field
 
@@ -64,28 +64,30 @@ def motion_blur(
     """
     t, h, w, _ = frames.shape
     linear = frames.clamp(0, 1).pow(GAMMA).permute(0, 3, 1, 2)  # (T, 3, H, W)
+    f0 = focal_length_px(poses.focal_mm.float(), w, h)  # (T,)
+    ys = torch.arange(h) + 0.5 - h / 2
+    xs = torch.arange(w) + 0.5 - w / 2
+    gy, gx = torch.meshgrid(ys, xs, indexing="ij")
+    rays = torch.stack(
+        [gx[None] / f0[:, None, None], gy[None] / f0[:, None, None], torch.ones(t, h, w)], dim=-1
+    )  # (T, H, W, 3)
+    cam = (rays * depth[..., None]).reshape(t, -1, 3)  # (T, H*W, 3)
+    world = (
+        torch.einsum("tij,tnj->tni", poses.rotation.float(), cam) + poses.position.float()[:, None]
+    )
+    base = torch.stack([gx / (w / 2), gy / (h / 2)], dim=-1)[None]  # (1, H, W, 2) in [-1, 1]
     out = torch.zeros_like(linear)
-    for i in range(t):
-        rays = pixel_rays(h, w, float(poses.focal_mm[i]))  # (H, W, 3)
-        world = (rays * depth[i][..., None]).reshape(-1, 3) @ poses.rotation[i].float().T
-        world = world + poses.position[i].float()  # (H*W, 3)
-        acc = torch.zeros_like(linear[i])
-        for k in range(samples):
-            j = i * samples + k
-            cam = (world - exposure.position[j].float()) @ exposure.rotation[j].float()
-            f = focal_length_px(float(exposure.focal_mm[j]), w, h)
-            z = cam[:, 2].clamp(min=1e-3)
-            u = f * cam[:, 0] / z + w / 2
-            v = f * cam[:, 1] / z + h / 2
-            # Where the pixel's point has gone, relative to where it is: sample backwards.
-            du = (u.view(h, w) - (torch.arange(w) + 0.5)[None]) / (w / 2)
-            dv = (v.view(h, w) - (torch.arange(h) + 0.5)[:, None]) / (h / 2)
-            ys = (torch.arange(h) + 0.5) / h * 2 - 1
-            xs = (torch.arange(w) + 0.5) / w * 2 - 1
-            gy, gx = torch.meshgrid(ys, xs, indexing="ij")
-            grid = torch.stack([gx - du, gy - dv], dim=-1)[None]  # (1, H, W, 2)
-            acc += F.grid_sample(
-                linear[i : i + 1], grid, mode="bilinear", padding_mode="border", align_corners=False
-            )[0]
-        out[i] = acc / samples
-    return out.clamp(0, 1).pow(1 / GAMMA).permute(0, 2, 3, 1)
+    for k in range(samples):
+        j = torch.arange(t) * samples + k
+        rel = world - exposure.position[j].float()[:, None]
+        c = torch.einsum("tij,tni->tnj", exposure.rotation[j].float(), rel)  # (T, H*W, 3)
+        f = focal_length_px(exposure.focal_mm[j].float(), w, h)[:, None]
+        z = c[..., 2].clamp(min=1e-3)
+        u = (f * c[..., 0] / z).view(t, h, w) / (w / 2)
+        v = (f * c[..., 1] / z).view(t, h, w) / (h / 2)
+        moved = torch.stack([u, v], dim=-1) - base  # where each pixel's point has gone
+        grid = base - moved  # sample backwards along the motion
+        out += F.grid_sample(
+            linear, grid, mode="bilinear", padding_mode="border", align_corners=False
+        )
+    return (out / samples).clamp(0, 1).pow(1 / GAMMA).permute(0, 2, 3, 1)
