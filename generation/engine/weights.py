@@ -66,6 +66,21 @@ def config_from_dict(config_cls: type[C], data: dict[str, Any]) -> C:
     return config_cls(**{key: _from_json(hints[key], value) for key, value in data.items()})
 
 
+SCALE_SUFFIX = ".int8_scale"
+
+
+def quantize_int8(t: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Symmetric int8 with one float32 scale per output channel (dim 0)."""
+    flat = t.float().reshape(t.shape[0], -1)
+    scale = flat.abs().amax(dim=1).clamp(min=1e-12) / 127.0  # (out,)
+    q = (flat / scale[:, None]).round().clamp(-127, 127).to(torch.int8)
+    return q.reshape(t.shape).contiguous(), scale.contiguous()
+
+
+def dequantize_int8(q: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:
+    return (q.float().reshape(q.shape[0], -1) * scale[:, None]).reshape(q.shape)
+
+
 def save_weights(
     model: nn.Module,
     config: Any,
@@ -81,7 +96,9 @@ def save_weights(
         model: the module to save (its ``state_dict``).
         config: its frozen dataclass config.
         metadata: JSON-able facts for the model card (steps, data, hardware...).
-        dtype: store floating tensors in this dtype (e.g. bf16 to halve the file).
+        dtype: store floating tensors in this dtype (bf16 halves the file); ``torch.int8``
+            stores weight matrices and kernels as int8 with a scale per output channel (a
+            quarter of float32; biases and norms stay float32) and loading restores floats.
 
     Returns:
         the safetensors path.
@@ -91,7 +108,12 @@ def save_weights(
     state = {}
     for key, tensor in model.state_dict().items():
         t = tensor.detach().cpu()
-        if dtype is not None and t.is_floating_point():
+        if dtype == torch.int8 and t.is_floating_point() and t.ndim >= 2 and t.numel() >= 256:
+            q, scale = quantize_int8(t)
+            state[key] = q
+            state[key + SCALE_SUFFIX] = scale
+            continue
+        if dtype is not None and dtype != torch.int8 and t.is_floating_point():
             t = t.to(dtype)
         state[key] = t.contiguous()
     save_file(state, str(weights_path))
@@ -121,6 +143,9 @@ def load_weights(
     if not weights_path.is_file():
         raise WeightsNotInstalled(f"weights not installed at {weights_path}")
     state = load_file(str(weights_path))
+    for key in [k for k in state if k.endswith(SCALE_SUFFIX)]:
+        name = key.removesuffix(SCALE_SUFFIX)
+        state[name] = dequantize_int8(state[name], state.pop(key))
     model.load_state_dict(state, strict=strict)
     return model
 

@@ -47,3 +47,22 @@ def test_bf16_storage_halves_the_file(tmp_path):
     w = loaded.unet.stem.weight
     assert w.dtype == torch.float32  # cast back into the model's dtype
     torch.testing.assert_close(w, model.unet.stem.weight, atol=1e-2, rtol=1e-2)
+
+
+def test_int8_storage_is_a_quarter_of_float32_and_loads_back_close(tmp_path):
+    torch.manual_seed(0)
+    model = KeyframeModel(PRESETS["tiny"])
+    with torch.no_grad():
+        for p in model.parameters():
+            p.add_(torch.randn_like(p) * 0.05)
+    full = weights.save_weights(model, model.cfg, tmp_path / "a", "keyframe")
+    small = weights.save_weights(model, model.cfg, tmp_path / "b", "keyframe", dtype=torch.int8)
+    assert small.stat().st_size < 0.35 * full.stat().st_size
+    loaded = weights.load_weights(KeyframeModel(PRESETS["tiny"]), tmp_path / "b", "keyframe")
+    for (name, a), (_, b) in zip(
+        model.state_dict().items(), loaded.state_dict().items(), strict=True
+    ):
+        assert b.dtype == a.dtype, name
+        # Each weight within half a quantisation step of its channel's scale.
+        step = a.reshape(a.shape[0], -1).abs().amax(1).max() / 127 if a.ndim >= 2 else 0
+        assert (a - b).abs().max() <= step / 2 + 1e-6, name

@@ -26,7 +26,7 @@ class RefinerConfig:
         default_factory=lambda: UNetConfig(
             in_channels=IN_CHANNELS,
             out_channels=3,
-            channels=(32, 64, 128, 192),
+            channels=(32, 64, 96, 128),
             blocks=1,
             attention_levels=(3,),
             head_dim=32,
