@@ -26,12 +26,8 @@ def settings_for(models_dir: Path, backend: str, **kwargs) -> BackendSettings:
 
 @pytest.fixture(scope="session")
 def wan13(models_dir: Path) -> WanBackend:
-    """Wan 2.1 1.3B (text to video + VACE) over the tiny folders, camera renderer stand-in."""
-    return WanBackend(
-        BACKENDS["wan2.1-1.3b"],
-        settings_for(models_dir, "wan2.1-1.3b"),
-        render=tiny.splat_render_along,
-    )
+    """Wan 2.1 1.3B (text to video + VACE) over the tiny folders."""
+    return WanBackend(BACKENDS["wan2.1-1.3b"], settings_for(models_dir, "wan2.1-1.3b"))
 
 
 @pytest.fixture(scope="session")
@@ -48,9 +44,7 @@ def wan22(models_dir: Path) -> WanBackend:
 
 @pytest.fixture(scope="session")
 def ltx(models_dir: Path) -> LTXBackend:
-    return LTXBackend(
-        BACKENDS["ltx-video"], settings_for(models_dir, "ltx-video"), render=tiny.splat_render_along
-    )
+    return LTXBackend(BACKENDS["ltx-video"], settings_for(models_dir, "ltx-video"))
 
 
 @pytest.fixture

@@ -14,7 +14,6 @@ from generation.backends.ltx import LTXBackend
 from generation.backends.wan import WanBackend
 from generation.engine.camera import CameraMove, CameraSpec
 from generation.engine.sampling import SamplingCancelled
-from tests.backends import tiny
 from tests.backends.conftest import settings_for
 
 SMALL = {"height": 32, "width": 32, "num_frames": 5, "steps": 2}
@@ -84,11 +83,7 @@ def test_an_adapter_at_scale_zero_changes_nothing(models_dir: Path, tmp_path: Pa
 
 
 def test_the_adapter_reaches_every_stage_and_is_removed_on_cancel(models_dir: Path, tmp_path: Path):
-    backend = WanBackend(
-        BACKENDS["wan2.1-1.3b"],
-        settings_for(models_dir, "wan2.1-1.3b"),
-        render=tiny.splat_render_along,
-    )
+    backend = WanBackend(BACKENDS["wan2.1-1.3b"], settings_for(models_dir, "wan2.1-1.3b"))
     folder = backend.train_character(
         _references(1), "Mara", tmp_path / "a", steps=3, rank=4, learning_rate=1e-2
     )

@@ -1,7 +1,7 @@
 """Tiny random-weight configurations of the real diffusers and transformers classes, saved as
-model folders under the names the catalog expects, plus a small stand-in for the engine's 3D
-cache renderer. Used by the backend tests and ``bench/backends.py --tiny``; nothing is
-downloaded: tokenizers are built in memory and every model from a config.
+model folders under the names the catalog expects. Used by the backend tests, the studio's
+job-path tests and ``bench/backends.py --tiny``; nothing is downloaded: tokenizers are built in
+memory and every model from a config.
 """
 
 from __future__ import annotations
@@ -42,7 +42,6 @@ from transformers import (
 )
 
 from generation.backends.catalog import BACKENDS
-from generation.engine.camera import CameraSpec, camera_poses, focal_length_px
 
 DEPTH_FOLDER = "Depth-Anything-V2-Small-hf"
 
@@ -274,52 +273,3 @@ def write_models(models_dir: Path) -> Path:
     model.save_pretrained(models_dir / DEPTH_FOLDER)
     processor.save_pretrained(models_dir / DEPTH_FOLDER)
     return models_dir
-
-
-class SplatRender:
-    """The stand-in's output: what `generation.engine.cache.render_along` returns."""
-
-    def __init__(self, frames: torch.Tensor, mask: torch.Tensor) -> None:
-        self.frames = frames
-        self.mask = mask
-
-
-def splat_render_along(
-    spec: CameraSpec,
-    rgb: torch.Tensor,
-    depth: torch.Tensor,
-    *,
-    num_frames: int,
-    fps: float,
-    size: tuple[int, int],
-) -> SplatRender:
-    """Forward-splat every keyframe pixel at its depth into each frame's camera (z-buffered,
-    nearest pixel): the engine renderer's signature and conventions, at the smallest cost.
-
-    Args:
-        rgb: uint8 (H, W, 3) keyframe seen from the path's first pose; depth: (H, W) metres.
-    """
-    h, w = size
-    poses = camera_poses(spec, num_frames, fps)
-    f0 = focal_length_px(float(poses.focal_mm[0]), w, h)
-    v, u = torch.meshgrid(torch.arange(h) + 0.5, torch.arange(w) + 0.5, indexing="ij")
-    z = depth.reshape(-1).float()
-    cam = torch.stack([(u.reshape(-1) - w / 2) * z / f0, (v.reshape(-1) - h / 2) * z / f0, z], 1)
-    world = cam @ poses.rotation[0].T + poses.position[0]  # (N, 3)
-    colours = rgb.reshape(-1, 3)
-    frames = torch.zeros((num_frames, h, w, 3), dtype=torch.uint8)
-    mask = torch.zeros((num_frames, h, w), dtype=torch.bool)
-    for t in range(num_frames):
-        pc = (world - poses.position[t]) @ poses.rotation[t]  # (N, 3) camera coordinates
-        f = focal_length_px(float(poses.focal_mm[t]), w, h)
-        zt = pc[:, 2]
-        px = (f * pc[:, 0] / zt + w / 2).floor().long()
-        py = (f * pc[:, 1] / zt + h / 2).floor().long()
-        ok = (zt > 1e-3) & (px >= 0) & (px < w) & (py >= 0) & (py < h)
-        index = py[ok] * w + px[ok]
-        nearest = torch.full((h * w,), float("inf")).scatter_reduce(0, index, zt[ok], "amin")
-        front = zt[ok] <= nearest[index]
-        flat = frames[t].view(-1, 3)
-        flat[index[front]] = colours[ok][front]
-        mask[t].view(-1)[index[front]] = True
-    return SplatRender(frames, mask)
