@@ -15,6 +15,7 @@ Nothing in this package imports Django: settings come in as a :class:`BackendSet
 
 from __future__ import annotations
 
+import json
 import math
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
@@ -41,6 +42,17 @@ Image = Tensor | np.ndarray
 
 Video = Tensor | np.ndarray
 """uint8 RGB (T, H, W, 3), any size: resized to the clip's size."""
+
+
+ADAPTER_META = "adapter.json"
+"""What a character adapter folder records of its training, ``backend`` among it."""
+
+
+def adapter_meta(lora_dir: str | Path) -> dict[str, Any]:
+    """A character adapter folder's record (empty when it has none)."""
+    path = Path(lora_dir) / ADAPTER_META
+    record: dict[str, Any] = json.loads(path.read_text()) if path.is_file() else {}
+    return record
 
 
 class ModelsNotInstalled(WeightsNotInstalled):
@@ -313,8 +325,15 @@ class Backend(ABC):
             raise UnsupportedRequest(f"{self.name}: {caps.why_not(request.mode)}")
         if request.keyframes and not caps.keyframes_anywhere:
             raise UnsupportedRequest(f"{self.name}: {caps.why_not('keyframes_anywhere')}")
-        if request.lora_dir is not None and not caps.lora:
-            raise UnsupportedRequest(f"{self.name}: {caps.why_not('lora')}")
+        if request.lora_dir is not None:
+            if not caps.lora:
+                raise UnsupportedRequest(f"{self.name}: {caps.why_not('lora')}")
+            trained_for = adapter_meta(request.lora_dir).get("backend")
+            if trained_for not in (None, self.name):
+                raise UnsupportedRequest(
+                    f"the character adapter in {request.lora_dir} was trained for {trained_for}; "
+                    f"train it again for {self.name}"
+                )
         if request.camera_route == "geometry" and not caps.camera_geometry:
             raise UnsupportedRequest(f"{self.name}: {caps.why_not('camera_geometry')}")
         if request.loop and not caps.loop:

@@ -179,6 +179,7 @@ class DiffusersBackend(Backend):
             out_dir,
             progress=progress,
             is_cancelled=is_cancelled,
+            metadata={"backend": self.name},
             **options,
         )
 

@@ -25,7 +25,7 @@ from peft import LoraConfig
 from peft.utils import get_peft_model_state_dict
 from torch import Tensor
 
-from generation.backends.base import CancelFn, ProgressFn
+from generation.backends.base import ADAPTER_META, CancelFn, ProgressFn
 from generation.backends.pipelines import LTXConditionPipeline, VideoPipeline
 from generation.backends.stages import as_uint8
 from generation.engine.sampling import SamplingCancelled
@@ -34,7 +34,7 @@ TARGET_MODULES = ("to_q", "to_k", "to_v", "to_out.0")
 """Attention projections of Wan's and LTX's transformer blocks (self and cross attention)."""
 ADAPTER_NAME = "character"
 WEIGHTS_FILE = "pytorch_lora_weights.safetensors"
-META_FILE = "adapter.json"
+META_FILE = ADAPTER_META
 
 
 def _scheduler_shift(pipe: VideoPipeline) -> float:
@@ -120,6 +120,7 @@ def train(
     seed: int = 0,
     progress: ProgressFn | None = None,
     is_cancelled: CancelFn | None = None,
+    metadata: dict[str, Any] | None = None,
 ) -> Path:
     """Train a character adapter on `images` and save it to `out_dir`.
 
@@ -132,6 +133,7 @@ def train(
         size: (height, width) frames are resized to; default: the first image's size, rounded
             down to the pipeline's spatial multiple.
         progress, is_cancelled: as for generation; cancelling leaves nothing written.
+        metadata: extra fields for ``adapter.json`` (the backend it was trained for).
 
     Returns:
         `out_dir`. The pipeline's transformer is left without the adapter, as it was.
@@ -219,6 +221,7 @@ def train(
             "loss_first": round(losses[0], 6),
             "loss_last": round(sum(losses[-10:]) / len(losses[-10:]), 6),
             "seconds": round(time.perf_counter() - started, 3),
+            **(metadata or {}),
         }
         (out / META_FILE).write_text(json.dumps(meta, indent=2, sort_keys=True))
         return out

@@ -56,6 +56,7 @@ def test_train_save_load_unload_leaves_the_base_bit_identical(models_dir: Path, 
     _assert_same(before, transformer)  # training leaves no adapter behind
     meta = json.loads((folder / lora.META_FILE).read_text())
     assert (meta["rank"], meta["steps"], meta["references"]) == (4, 6, 2)
+    assert meta["backend"] == backend.name
     saved = load_file(folder / lora.WEIGHTS_FILE)
     b = [v for k, v in saved.items() if "lora_B" in k]
     assert b and any(v.abs().sum() > 0 for v in b)  # trained away from its zero start
