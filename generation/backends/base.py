@@ -18,7 +18,7 @@ from __future__ import annotations
 import json
 import math
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
@@ -307,6 +307,11 @@ class Backend(ABC):
     name: str
     capabilities: Capabilities
 
+    def load(self) -> None:
+        """Load what can be loaded before the first job (a worker calls it when it starts a
+        job, so the load is timed apart from the render). Default: nothing."""
+        return None
+
     @abstractmethod
     def generate(
         self,
@@ -317,6 +322,25 @@ class Backend(ABC):
     ) -> BackendResult:
         """Render one clip; raises SamplingCancelled when cancelled, UnsupportedRequest for a
         request the backend cannot do, ModelsNotInstalled for missing model folders."""
+
+    def train_character(
+        self,
+        images: Sequence[Tensor],
+        prompt: str,
+        out_dir: str | Path,
+        *,
+        progress: ProgressFn | None = None,
+        is_cancelled: CancelFn | None = None,
+        **options: Any,
+    ) -> Path:
+        """Train a character adapter on reference frames (uint8 (H, W, 3) each) and write its
+        folder, which requests then pass as ``lora_dir``. ``progress`` and ``is_cancelled`` as
+        for :meth:`generate`; a cancelled training writes no weights.
+
+        Raises:
+            UnsupportedRequest: the backend takes no adapters.
+        """
+        raise UnsupportedRequest(f"{self.name}: {self.capabilities.why_not('lora')}")
 
     def check(self, request: BackendRequest) -> None:
         """Raise :class:`UnsupportedRequest` (with the reason) unless the request can render."""

@@ -97,6 +97,9 @@ class BuiltinBackend(Backend):
             )
         return self._pipeline
 
+    def load(self) -> None:
+        self.pipeline()
+
     def check(self, request: BackendRequest) -> None:
         super().check(request)
         if request.camera_route == "prompt" and request.camera is not None:

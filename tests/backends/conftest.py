@@ -9,13 +9,6 @@ from generation.backends.base import BackendSettings
 from generation.backends.catalog import BACKENDS
 from generation.backends.ltx import LTXBackend
 from generation.backends.wan import WanBackend
-from tests.backends import tiny
-
-
-@pytest.fixture(scope="session")
-def models_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Tiny random-weight model folders, written once per test session."""
-    return tiny.write_models(tmp_path_factory.mktemp("models"))
 
 
 def settings_for(models_dir: Path, backend: str, **kwargs) -> BackendSettings:

@@ -10,6 +10,7 @@ import os
 
 os.environ["HF_HUB_OFFLINE"] = "1"
 
+import dataclasses
 from pathlib import Path
 
 import diffusers
@@ -41,7 +42,7 @@ from transformers import (
     UMT5EncoderModel,
 )
 
-from generation.backends.catalog import BACKENDS
+from generation.backends.catalog import BACKENDS, BackendSpec
 
 DEPTH_FOLDER = "Depth-Anything-V2-Small-hf"
 
@@ -273,3 +274,24 @@ def write_models(models_dir: Path) -> Path:
     model.save_pretrained(models_dir / DEPTH_FOLDER)
     processor.save_pretrained(models_dir / DEPTH_FOLDER)
     return models_dir
+
+
+JOB_SIZES = {"wan": (32, 48), "ltx": (32, 64)}
+"""(height, width) of a 16:9 job clip per family: multiples of each family's size step."""
+
+
+def job_spec(name: str, *, fps: float = 8.0, frames: int = 9, scale: int = 1) -> BackendSpec:
+    """Backend `name` over the tiny folders, with clips a CPU renders in about a second: its
+    own folders, pipelines and modes, at 16:9 `JOB_SIZES` times `scale` and `frames` frames at
+    `fps` (one second at 8 fps). Named ``tiny-<name>`` (``-<frames>f``, ``-x<scale>`` appended
+    for others); the studio's job path drives it as it drives the real configuration."""
+    real = BACKENDS[name]
+    h, w = JOB_SIZES[real.family]
+    size = (h * scale, w * scale)
+    caps = dataclasses.replace(
+        real.capabilities, max_frames=frames, fps=fps, default_size=size, max_size=size
+    )
+    suffix = ("" if frames == 9 else f"-{frames}f") + ("" if scale == 1 else f"-x{scale}")
+    return dataclasses.replace(
+        real, name=f"tiny-{name}{suffix}", title=f"{real.title}, tiny", capabilities=caps
+    )
