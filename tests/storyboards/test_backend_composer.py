@@ -38,7 +38,7 @@ def test_the_builtin_model_offers_every_mode_the_studio_takes(owner_client) -> N
     options = _mode_options(html)
     assert {m for m, (off, _) in options.items() if not off} == {"t2v", "i2v", "v2v", "extend"}
     assert options["keyframes"][1].startswith("Not offered yet: the render service")
-    assert "up to 29 s per render" in html  # 720 frames at 24 fps
+    assert "model: 29 s per render" in html  # 720 frames at 24 fps
     assert 'id="camera-route-note"' not in html
 
 
@@ -52,7 +52,7 @@ def test_ltx_disables_restyle_and_bounds_the_duration_saying_why(owner_client, u
         "LTX-Video conditions on whole frames; restyling a clip is offered on Wan 2.1.",
     )
     assert not options["t2v"][0] and not options["i2v"][0] and not options["extend"][0]
-    assert "LTX-Video 0.9.5 2B, tiny up to 1 s per render" in html
+    assert "model: 1 s per render" in html
     assert re.search(r'name="duration_s"[^>]*max="1"', html)
 
     available = ledger.balance(team).available
