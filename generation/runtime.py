@@ -72,9 +72,13 @@ class EngineInfo:
 
     @property
     def max_duration_s(self) -> int:
-        """The longest clip one render makes, in whole seconds at the native frame rate."""
-        caps = self.capabilities
-        return int((caps.max_frames - 1) // caps.fps)
+        return max_duration_s(self.capabilities)
+
+
+def max_duration_s(caps: Capabilities) -> int:
+    """The longest clip one render makes, in whole seconds: ``n`` seconds need ``n * fps + 1``
+    frames at the native frame rate."""
+    return int((caps.max_frames - 1) // caps.fps)
 
 
 @dataclass(frozen=True)
@@ -216,8 +220,7 @@ def _open_weights_info(name: str, model_version: str) -> EngineInfo:
     h, w = caps.max_size
     limits = [
         NO_AUDIO,
-        f"One render makes at most {caps.max_frames / caps.fps:.1f} s; longer shots are made "
-        "by extending.",
+        f"One render makes at most {max_duration_s(caps)} s; longer shots are made by extending.",
         f"Clips are rendered at up to {w}×{h} and upscaled for delivery.",
     ]
     if not caps.camera_geometry:
@@ -252,7 +255,10 @@ def engine_info() -> EngineInfo:
 def user_message(exc: BaseException) -> str | None:
     """A sentence for the user about a model failure this module recognises, else None."""
     if isinstance(exc, ModelsNotInstalled):
-        return "The model's files are not installed on the render worker; an administrator has the details."
+        return (
+            "The model's files are not installed on the render worker; an administrator has "
+            "the details."
+        )
     if isinstance(exc, WeightsNotInstalled):
         return "The model's weights are not installed on the render worker."
     if isinstance(exc, UnsupportedRequest):
