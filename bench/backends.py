@@ -1,16 +1,18 @@
-"""Open-weights backends: the capability matrix and the backend wrapper's overhead.
+"""Backends: the capability matrix and the backend wrapper's overhead.
 
     .venv/bin/python bench/backends.py --tiny [--reps 15] [--threads 1]
 
 Prints every backend's capabilities (modes, longest clip, largest size, camera by geometry,
-LoRA, negative prompt, GPU memory of the weights) and, per backend and mode, the overhead of
-``backend.generate`` over the bare diffusers pipeline call it makes:
+loops, LoRA, negative prompt, GPU memory of the weights) and, per backend and mode, the
+overhead of ``backend.generate`` over the bare pipeline call it makes (a diffusers pipeline,
+or the built-in model's ``VideoPipeline``):
 
 - wrapped: ``backend.generate(request, progress=..., is_cancelled=...)``, as a worker calls it:
   planning, fitting the inputs to the clip's size, building VACE's control video or LTX's
   conditions, the progress and cancel callback on every step, uint8 frames and the recipe;
 - bare: the same pipeline object called with the same arguments, inputs already as PIL images
-  at the clip's size, no callback. The frames of both are compared (they must be identical).
+  at the clip's size (the built-in model: its own request), no callback. The frames of both
+  are compared (they must be identical).
 
 The two alternate (A-B, B-A); each is timed in CPU seconds of this process (one torch thread,
 so all of the work), which other processes on a shared machine do not inflate as they do wall
@@ -40,15 +42,18 @@ sys.path.insert(0, str(ROOT))
 
 import torch  # noqa: E402
 
-from generation.backends.base import BackendRequest, BackendSettings  # noqa: E402
+from generation.backends.base import Backend, BackendRequest, BackendSettings  # noqa: E402
+from generation.backends.builtin import BuiltinBackend  # noqa: E402
 from generation.backends.catalog import BACKENDS, capability_matrix  # noqa: E402
 from generation.backends.diffusion import DiffusersBackend  # noqa: E402
 from generation.backends.ltx import LTXBackend  # noqa: E402
 from generation.backends.stages import fit, frames_to_uint8, to_pil, to_pil_mask  # noqa: E402
 from generation.backends.wan import WanBackend  # noqa: E402
+from generation.engine.camera import CameraMove, CameraSpec  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results"
 TARGET = 1.10
+_DOLLY = CameraSpec(moves=(CameraMove.make("dolly", "in"),))
 
 
 def _image(seed: int) -> torch.Tensor:
@@ -56,10 +61,20 @@ def _image(seed: int) -> torch.Tensor:
     return torch.randint(0, 256, (72, 120, 3), generator=g, dtype=torch.uint8)
 
 
-def _bare_call(
-    backend: DiffusersBackend, request: BackendRequest
+def _bare_builtin(
+    backend: BuiltinBackend, request: BackendRequest
 ) -> tuple[Callable[[], torch.Tensor], str]:
-    """The pipeline call `backend.generate(request)` makes, with its inputs prepared."""
+    """The built-in pipeline called with the request `backend.generate(request)` builds."""
+    pipe, engine_request = backend.pipeline(), backend.engine_request(request)
+    return lambda: pipe(engine_request).frames, "VideoPipeline"
+
+
+def _bare_call(backend: Backend, request: BackendRequest) -> tuple[Callable[[], torch.Tensor], str]:
+    """The pipeline call `backend.generate(request)` makes, with its inputs prepared; the
+    callable returns uint8 (T, H, W, 3) frames."""
+    if isinstance(backend, BuiltinBackend):
+        return _bare_builtin(backend, request)
+    assert isinstance(backend, DiffusersBackend)
     plan = backend.plan(request)
     (stage,) = plan.stages
     pipe = backend.pipe(stage.role, stage.pipeline)
@@ -99,12 +114,12 @@ def _bare_call(
 
     def call() -> torch.Tensor:
         generator = torch.Generator().manual_seed(request.seed)
-        return pipe(**kwargs, generator=generator, output_type="pt").frames
+        return frames_to_uint8(pipe(**kwargs, generator=generator, output_type="pt").frames)
 
     return call, f"{stage.pipeline.__name__} ({stage.role})"
 
 
-def _measure(backend: DiffusersBackend, request: BackendRequest, reps: int) -> dict[str, Any]:
+def _measure(backend: Backend, request: BackendRequest, reps: int) -> dict[str, Any]:
     bare, pipeline = _bare_call(backend, request)
     steps: list[int] = []
 
@@ -113,7 +128,7 @@ def _measure(backend: DiffusersBackend, request: BackendRequest, reps: int) -> d
             request, progress=lambda s, t: steps.append(s), is_cancelled=lambda: False
         ).frames
 
-    same = torch.equal(wrapped(), frames_to_uint8(bare()))
+    same = torch.equal(wrapped(), bare())
     for _ in range(3):  # a freshly loaded pipeline's first calls still grow its allocations
         wrapped()
         bare()
@@ -144,9 +159,11 @@ def _measure(backend: DiffusersBackend, request: BackendRequest, reps: int) -> d
     }
 
 
-def _cases(models_dir: Path) -> list[tuple[DiffusersBackend, str, BackendRequest]]:
+def _cases(models_dir: Path) -> list[tuple[Backend, str, BackendRequest]]:
     def settings(name: str) -> BackendSettings:
         return BackendSettings(name, models_dir, device="cpu", dtype="float32")
+
+    builtin = BuiltinBackend(settings("builtin"))  # the tiny preset, random weights
 
     wan13 = WanBackend(BACKENDS["wan2.1-1.3b"], settings("wan2.1-1.3b"))
     wan14 = WanBackend(BACKENDS["wan2.1-14b"], settings("wan2.1-14b"))
@@ -155,7 +172,10 @@ def _cases(models_dir: Path) -> list[tuple[DiffusersBackend, str, BackendRequest
     wan = {"height": 48, "width": 80, "num_frames": 17, "steps": 4, "seed": 1}
     by_32 = {**wan, "height": 64, "width": 96}
     prompt = "a red kite over a beach at golden hour"
+    native = {"num_frames": 17, "seed": 1, "quality": "flash", "camera": _DOLLY}
     return [
+        (builtin, "t2v", BackendRequest(prompt, **native)),
+        (builtin, "i2v", BackendRequest(prompt, mode="i2v", image=_image(1), **native)),
         (wan13, "t2v", BackendRequest(prompt, **wan)),
         (wan13, "i2v (VACE)", BackendRequest(prompt, mode="i2v", image=_image(1), **wan)),
         (wan14, "i2v", BackendRequest(prompt, mode="i2v", image=_image(1), **wan)),
@@ -178,19 +198,28 @@ def _cases(models_dir: Path) -> list[tuple[DiffusersBackend, str, BackendRequest
 
 def _matrix_table(rows: list[dict[str, Any]]) -> list[str]:
     lines = [
-        "| backend | modes | longest clip | largest size | fps | camera | LoRA | negative prompt "
-        "| weights GB: all resident / one folder / CPU offload |",
-        "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+        "| backend | modes | longest clip | largest size | fps | camera | loop | LoRA "
+        "| negative prompt | weights GB: all resident / one folder / CPU offload |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     for r in rows:
         mem = r["memory_gb"]
-        camera = "3D cache" if r["camera_geometry"] else "prompt words"
+        weights = (
+            "ships with the repository; runs on the CPU"
+            if mem is None
+            else f"{mem['all_resident']} / {mem['largest_folder']} / {mem['cpu_offload']}"
+        )
+        if r["family"] == "builtin":
+            camera = "3D cache, exact"
+        else:
+            camera = "3D cache" if r["camera_geometry"] else "prompt words"
         lines.append(
             f"| `{r['name']}` {r['title']} | {', '.join(r['modes'])} | {r['max_frames']} frames "
             f"({r['max_seconds']:g} s) | {r['max_size'][1]}×{r['max_size'][0]} | {r['fps']:g} "
             f"| {camera}{' + keyframes anywhere' if r['keyframes_anywhere'] else ''} "
+            f"| {'yes' if r['loop'] else 'no'} "
             f"| {'yes' if r['lora'] else 'no'} | {'yes' if r['negative_prompt'] else 'no'} "
-            f"| {mem['all_resident']} / {mem['largest_folder']} / {mem['cpu_offload']} |"
+            f"| {weights} |"
         )
     return lines
 
@@ -247,7 +276,7 @@ def main() -> int:
         + "\n"
     )
     lines = [
-        "# Open-weights backends: capabilities and wrapper overhead",
+        "# Backends: capabilities and wrapper overhead",
         "",
         f"Written by `bench/backends.py --tiny` on {context['date']} ({context['machine']}); "
         f"torch threads {args.threads}, {args.reps} alternating repetitions per row.",
@@ -257,7 +286,8 @@ def main() -> int:
         *_matrix_table(matrix),
         "",
         "Weights are parameter counts of the published configurations in bf16 (VAEs in "
-        "float32), before activations; not measured.",
+        "float32), before activations; not measured. The built-in model renders at its native "
+        "size per aspect (172×96 at 16:9) and the studio upscales for delivery.",
         "",
         "## Overhead of `backend.generate` over the bare pipeline call",
         "",
@@ -280,7 +310,8 @@ def main() -> int:
         f"1-minute load average {load_start:.2f} at the start and {load_end:.2f} at the end "
         f"on {os.cpu_count()} cores. Wrapped is `backend.generate` with a progress and a cancel "
         "callback, as a worker calls it; bare is the same pipeline object with the same "
-        "arguments and inputs already PIL images at the clip's size, without callback. Both "
+        "arguments and inputs already PIL images at the clip's size (the built-in model: its "
+        "own request), without callback. Both "
         "are timed in CPU seconds of the benchmark process (one torch thread), which other "
         "processes on the machine do not inflate; wall time is shown beside.",
         "",

@@ -193,7 +193,7 @@ def _run(args: argparse.Namespace, redis_url: str, var_dir: Path) -> int:
     def bare(spec: runtime.RenderSpec, job: RenderJob, out: Path) -> float:
         """What a script calling the engine directly does for the same request."""
         started = time.perf_counter()
-        clip = runtime.generate(spec)
+        clip = runtime.generate(spec).clip
         rendered = time.perf_counter()
         frames, _ = runtime.deliver(
             clip,
@@ -219,7 +219,7 @@ def _run(args: argparse.Namespace, redis_url: str, var_dir: Path) -> int:
     with stack_processes(env) as procs:
         procs.start_web()
         procs.start_worker(app="bench.instrumented_worker:app")
-        runtime.pipeline()  # built here as the worker builds its own: not timed
+        runtime.load()  # built here as the worker builds its own: not timed
 
         # Warm both sides: the worker builds its engine on its first job.
         warm_job, warm_s, _ = end_to_end(seed=1)

@@ -101,10 +101,46 @@ def render_spec(job: RenderJob, source: runtime.Clip | None) -> runtime.RenderSp
         image=image,
         source=source,
         strength=float(job.recipe.get("strength", 0.6)),
+        adapter=_adapter(job),
     )
 
 
+def _adapter(job: RenderJob) -> tuple[Path, float] | None:
+    """The character adapter the recipe names (``adapters``: ``[{"path", "scale"}]``, one at
+    most), as the worker's backend trained it."""
+    adapters = job.recipe.get("adapters") or []
+    if len(adapters) > 1:
+        raise ValueError(f"job {job.pk} names {len(adapters)} character adapters; one is taken")
+    if not adapters:
+        return None
+    return Path(adapters[0]["path"]), float(adapters[0].get("scale", 1.0))
+
+
+def _ran(job: RenderJob, generated: runtime.Generated) -> dict[str, Any]:
+    """The recipe as rendered: what was asked, plus what the worker's backend did (its name and
+    model version, how the camera reached it, the prompt it was sent, its own account)."""
+    meta = generated.metadata
+    info = runtime.engine_info()
+    if meta.get("backend") != job.recipe.get("backend"):
+        log.warning(
+            "job %s was submitted for %s and rendered on %s",
+            job.pk,
+            job.recipe.get("backend"),
+            meta.get("backend"),
+        )
+    return {
+        **job.recipe,
+        "backend": meta.get("backend", info.backend),
+        "model_version": info.model_version,
+        "native_fps": generated.clip.fps,
+        "camera_route": meta.get("camera_route"),
+        "prompt_sent": meta.get("prompt_sent", job.prompt),
+        "backend_metadata": meta,
+    }
+
+
 def _recipe_file(
+    recipe: dict[str, Any],
     job: RenderJob,
     path: Path,
     native_sha256: str,
@@ -114,9 +150,9 @@ def _recipe_file(
     path.write_text(
         json.dumps(
             {
-                **job.recipe,
+                **recipe,
                 "job": job.pk,
-                "native": {"fps": job.recipe["native_fps"], "frames_sha256": native_sha256},
+                "native": {"fps": recipe["native_fps"], "frames_sha256": native_sha256},
                 "delivered": delivered,
                 "timings": timings,
             },
@@ -163,16 +199,18 @@ def _conformance(clip: runtime.Clip, job: RenderJob, timings: dict[str, float]) 
 def _render(job: RenderJob, heartbeat: Heartbeat) -> RenderJob | None:
     timings: dict[str, float] = {}
     started = time.perf_counter()
-    runtime.pipeline()
+    runtime.load()
     timings["engine_load_s"] = round(time.perf_counter() - started, 3)
     started = time.perf_counter()
-    # Decoded once: the engine conditions on it, and an extension delivers it too.
+    # Decoded once: the model conditions on it, and an extension delivers it too.
     source = _source_clip(job) if job.source_job_id else None
-    clip = runtime.generate(
+    generated = runtime.generate(
         render_spec(job, source),
         progress=progress.ProgressReporter(job),
         is_cancelled=heartbeat.cancelled.is_set,
     )
+    clip = generated.clip
+    recipe = _ran(job, generated)
     timings["render_s"] = round(time.perf_counter() - started, 3)
     # The recipe's proof of reproducibility: the same recipe gives these exact frames (the
     # MP4 adds codec noise on top, which x264 does not keep bit-exact across runs under load).
@@ -197,8 +235,10 @@ def _render(job: RenderJob, heartbeat: Heartbeat) -> RenderJob | None:
         timings["encode_s"] = round(time.perf_counter() - started, 3)
         t, h, w, _ = frames.shape
         delivered = {"width": w, "height": h, "frames": t, "fps": job.fps}
-        recipe = _recipe_file(job, Path(tmp) / "recipe.json", native_sha256, delivered, timings)
-        files[Artifact.Kind.RECIPE] = (recipe, {})
+        recipe_path = _recipe_file(
+            recipe, job, Path(tmp) / "recipe.json", native_sha256, delivered, timings
+        )
+        files[Artifact.Kind.RECIPE] = (recipe_path, {})
         if heartbeat.cancelled.is_set():
             raise runtime.Cancelled("cancelled while encoding")
         return lifecycle.render_job_succeed(
@@ -206,6 +246,7 @@ def _render(job: RenderJob, heartbeat: Heartbeat) -> RenderJob | None:
             attach=_attacher(files),
             timings=timings,
             conformance=conformance or None,
+            recipe=recipe,
         )
 
 
@@ -224,9 +265,11 @@ def render_job_execute(job_id: int) -> str:
         return RenderJob.State.CANCELLED
     except Exception as exc:
         log.exception("job %s failed", job.pk)
+        trace = "".join(traceback.format_exception(exc))[-8000:]
+        first = runtime.admin_detail(exc)
         lifecycle.render_job_fail(
             job_id=job.pk,
             message=runtime.user_message(exc) or FAILED,
-            detail="".join(traceback.format_exception(exc))[-8000:],
+            detail=f"{first}\n\n{trace}" if first else trace,
         )
         return RenderJob.State.FAILED

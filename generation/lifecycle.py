@@ -10,6 +10,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
 from django.conf import settings
 from django.db import transaction
@@ -115,17 +116,27 @@ def render_job_succeed(
     attach: Callable[[RenderJob], None],
     timings: dict,
     conformance: dict | None,
+    recipe: dict | None = None,
 ) -> RenderJob | None:
     """Attach the artifacts, settle the reservation for the actual cost, finish.
 
     ``attach(job)`` stores the files and creates the Artifact rows inside this
-    transaction, so a failure leaves no artifact visible.
+    transaction, so a failure leaves no artifact visible. ``recipe``: the recipe as
+    rendered (the worker's backend, model version and account of the run), which replaces
+    the one frozen at submit.
     """
     job = _lock(job_id)
     if job.state != State.ENCODING:
         return None
     attach(job)
     ledger.settle(reservation=job.reservation, credits=job.estimate_credits)
+    ran: dict[str, Any] = {}
+    if recipe is not None:
+        ran = {
+            "recipe": recipe,
+            "backend": recipe.get("backend", job.backend),
+            "model_version": recipe.get("model_version", job.model_version),
+        }
     return _transition(
         job,
         State.SUCCEEDED,
@@ -135,6 +146,7 @@ def render_job_succeed(
         conformance=conformance,
         progress_step=job.progress_total,
         eta_s=0,
+        **ran,
     )
 
 

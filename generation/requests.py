@@ -21,6 +21,7 @@ from billing import pricing
 from billing.limits import PlanLimits
 from generation.engine.camera import ASPECT_RATIOS, CameraSpec
 from generation.models import RenderJob
+from generation.runtime import engine_info
 from generation.vocabulary import Mode, Quality, Resolution
 from moderation import services as moderation
 from studio.errors import UserError
@@ -35,12 +36,12 @@ MAX_TAKES = 4
 RESTYLE_STRENGTH = (0.05, 1.0)
 EXTEND_STEP_S = (1, 10)
 
-# What the studio renders today, and what it says about the rest.
+# What the studio's forms take today, and what they say about the rest. The active backend
+# may not render every offered mode either: ``mode_refusal`` says why, in its words.
 OFFERED_MODES = (Mode.TEXT, Mode.IMAGE, Mode.RESTYLE, Mode.EXTEND)
 NOT_OFFERED = {
-    Mode.KEYFRAMES: "the render service does not take a start and an end frame yet; use image "
-    "to video",
-    Mode.REFRAME: "the render service cannot change a finished clip's framing yet; use restyle",
+    Mode.KEYFRAMES: "the render service does not take a start and an end frame; use image to video",
+    Mode.REFRAME: "the render service cannot change a finished clip's framing; use restyle",
 }
 SOURCE_MODES = (Mode.RESTYLE, Mode.EXTEND)
 
@@ -49,11 +50,33 @@ class RenderRejected(UserError):
     """The request cannot be rendered as asked; ``field`` names the form field concerned."""
 
 
+def _mode_note(mode: Mode) -> str | None:
+    if mode not in OFFERED_MODES:
+        return f"Not offered yet: {NOT_OFFERED[mode]}."
+    return engine_info().capabilities.why_not(mode)
+
+
 def mode_refusal(mode: Mode) -> str | None:
-    """Why ``mode`` cannot be rendered yet, or None when it can."""
-    if mode in OFFERED_MODES:
+    """Why ``mode`` cannot be rendered, or None when it can: the studio does not offer it yet,
+    or the active backend cannot render it (its capability matrix says why)."""
+    note = _mode_note(mode)
+    return f"{mode.label}: {note}" if note else None
+
+
+def mode_options() -> list[tuple[str, str, str]]:
+    """``(value, label, why it is disabled or "")`` per mode, for the composer."""
+    return [(mode.value, mode.label, _mode_note(mode) or "") for mode in Mode]
+
+
+def model_duration_refusal(seconds: int) -> str | None:
+    """Why one render of ``seconds`` is longer than the active backend makes, or None."""
+    info = engine_info()
+    if seconds <= info.max_duration_s:
         return None
-    return f"{mode.label}: {NOT_OFFERED[mode]}."
+    return (
+        f"{info.title} renders at most {info.max_duration_s} s at a time; render a shorter "
+        "clip and extend it."
+    )
 
 
 @dataclass(frozen=True)
@@ -200,11 +223,16 @@ def _inputs(
                 f"Restyle strength must be between {low:g} and {high:g}.", field="strength"
             )
         fixed = replace(req, duration_s=source.duration_s, fps=source.fps, camera=camera)
+        refusal = model_duration_refusal(source.duration_s)
+        if refusal:
+            raise RenderRejected(f"Restyle: {refusal}", field="source_job")
         return fixed, source, source.duration_s
     low, high = EXTEND_STEP_S
     if not low <= req.duration_s <= high:
         raise RenderRejected(f"Extend by {low} to {high} seconds at a time.", field="duration_s")
-    refusal = limits.extend_refusal(source.duration_s + req.duration_s)
+    refusal = limits.extend_refusal(source.duration_s + req.duration_s) or model_duration_refusal(
+        req.duration_s
+    )
     if refusal:
         raise RenderRejected(refusal, field="duration_s")
     return replace(req, fps=source.fps, camera=camera), source, req.duration_s
@@ -250,7 +278,7 @@ def validate(
             raise RenderRejected(refusal, field="commercial")
     fixed, source, billed = _inputs(team, req, limits, draft=draft)
     if source is None:
-        refusal = limits.duration_refusal(req.duration_s)
+        refusal = limits.duration_refusal(req.duration_s) or model_duration_refusal(req.duration_s)
         if refusal:
             raise RenderRejected(refusal, field="duration_s")
     return fixed, source, billed

@@ -1,9 +1,12 @@
-"""The one gateway from Django to the engine: build it, generate a clip, deliver it at the
-size and frame rate asked for, encode it, and measure whether it followed the camera.
+"""The one gateway from Django to the models: choose the backend, generate a clip, deliver it
+at the size and frame rate asked for, encode it, and measure whether it followed the camera.
 
-Everything the worker hands the engine or gets back is a plain value (:class:`RenderSpec`,
-:class:`Clip`, uint8 tensors, dicts), so replacing the model behind it changes this module
-only. The engine is built once per worker process, from ``settings.DAILIES_ENGINE``.
+Everything the worker hands a backend or gets back is a plain value (:class:`RenderSpec`,
+:class:`Clip`, uint8 tensors, dicts), so every backend is driven the same way: the same
+progress callback and cancel check, the same delivery, conformance score and settlement. The
+backend is the worker's setting (``settings.DAILIES_BACKEND``: the built-in model, configured by
+``settings.DAILIES_ENGINE``, or an open-weights model from ``generation.backends.catalog``), built
+once per worker process. The web process reads only its capabilities, which load no model.
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ import hashlib
 import json
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -24,11 +27,19 @@ import torch
 from django.conf import settings
 from torch import Tensor
 
+from generation.backends.base import (
+    Backend,
+    BackendRequest,
+    BackendSettings,
+    Capabilities,
+    ModelsNotInstalled,
+    UnsupportedRequest,
+)
+from generation.backends.catalog import BUILTIN, capabilities_of, title_of
+from generation.backends.registry import load_backend
 from generation.engine import metrics, video_io
 from generation.engine.camera import CameraSpec
 from generation.engine.delivery import delivery_size, native_frames_needed, retime_and_size
-from generation.engine.pipeline.request import GenerationRequest
-from generation.engine.pipeline.video import VideoPipeline, build_pipeline
 from generation.engine.sampling import SamplingCancelled
 from generation.engine.weights import WeightsNotInstalled
 from generation.vocabulary import Mode, Quality
@@ -41,12 +52,33 @@ Cancelled = SamplingCancelled
 
 @dataclass(frozen=True)
 class EngineInfo:
+    """The active backend as the studio shows it, read from settings without loading a model.
+
+    Args:
+        backend: its name ("builtin", "wan2.1-1.3b", ...); title: its name for people.
+        preset: the built-in model's preset ("" for other backends).
+        capabilities: what it can render; the composer disables the rest and says why.
+        limits: what it cannot do, in sentences.
+    """
+
     backend: str
+    title: str
     preset: str
     model_version: str
     trained: bool
     native_fps: float
     limits: tuple[str, ...]
+    capabilities: Capabilities
+
+    @property
+    def max_duration_s(self) -> int:
+        return max_duration_s(self.capabilities)
+
+
+def max_duration_s(caps: Capabilities) -> int:
+    """The longest clip one render makes, in whole seconds: ``n`` seconds need ``n * fps + 1``
+    frames at the native frame rate."""
+    return int((caps.max_frames - 1) // caps.fps)
 
 
 @dataclass(frozen=True)
@@ -72,6 +104,8 @@ class RenderSpec:
         image: image to video's frame, uint8 (H, W, 3).
         source: the clip a restyle or an extension starts from, as delivered.
         strength: how far a restyle may move from its source, 0.05–1.
+        adapter: a character adapter folder (made by :func:`train_character` for this
+            backend) and its weight, or None.
     """
 
     prompt: str
@@ -83,6 +117,7 @@ class RenderSpec:
     image: np.ndarray | None = None
     source: Clip | None = None
     strength: float = 0.6
+    adapter: tuple[Path, float] | None = None
 
 
 def _engine_settings() -> dict[str, Any]:
@@ -90,20 +125,48 @@ def _engine_settings() -> dict[str, Any]:
     return engine
 
 
-@functools.cache
-def pipeline() -> VideoPipeline:
-    """The built-in model's pipeline, built on first use and kept for the process."""
-    cfg = _engine_settings()
-    started = time.perf_counter()
-    weights = cfg.get("weights_dir")
-    pipe = build_pipeline(
-        Path(weights) if weights else None,
-        preset=cfg["preset"],
-        device=cfg.get("device", "cpu"),
-        autocast=cfg.get("autocast", True),
+def _backend_name() -> str:
+    name: str = settings.DAILIES_BACKEND["backend"]
+    return name
+
+
+def backend_settings() -> BackendSettings:
+    """The worker's backend settings: the backend's own (``DAILIES_BACKEND``) and the
+    built-in model's (``DAILIES_ENGINE``), which also gives other backends their fallback
+    depth network."""
+    cfg, engine = settings.DAILIES_BACKEND, _engine_settings()
+    weights = engine.get("weights_dir")
+    return BackendSettings(
+        backend=cfg["backend"],
+        models_dir=Path(cfg["models_dir"]),
+        device=engine.get("device", "cpu"),
+        dtype=cfg.get("dtype", "bfloat16"),
+        cpu_offload=bool(cfg.get("cpu_offload", False)),
+        vae_tiling=bool(cfg.get("vae_tiling", False)),
+        depth_model=cfg.get("depth_model") or None,
+        resident_pipelines=int(cfg.get("resident_pipelines", 2)),
+        weights_dir=Path(weights) if weights else None,
+        preset=engine["preset"],
+        autocast=bool(engine.get("autocast", True)),
+        native_fps=float(engine.get("native_fps", 24.0)),
+        model_version=engine.get("model_version") or "",
     )
-    log.info("engine %s built in %.2fs", cfg["preset"], time.perf_counter() - started)
-    return pipe
+
+
+def backend() -> Backend:
+    """The worker's backend, built on first use and kept for the process (its models load
+    on first use: see :func:`load`)."""
+    return load_backend(backend_settings())
+
+
+def load() -> Backend:
+    """The backend with what it can load ahead of the first job loaded (the built-in
+    model's networks; an open-weights backend loads each model folder when a job needs it)."""
+    active = backend()
+    started = time.perf_counter()
+    active.load()
+    log.info("backend %s ready in %.2fs", active.name, time.perf_counter() - started)
+    return active
 
 
 def _trained(weights_dir: str | None) -> dict[str, Any]:
@@ -120,11 +183,16 @@ def _trained(weights_dir: str | None) -> dict[str, Any]:
     return out
 
 
+NO_AUDIO = "No audio: add sound in your editor."
+
+
 @functools.cache
-def _info(preset: str, weights_dir: str | None, model_version: str, fps: float) -> EngineInfo:
+def _builtin_info(
+    preset: str, weights_dir: str | None, model_version: str, fps: float
+) -> EngineInfo:
     trained = _trained(weights_dir)
     limits = [
-        "No audio: add sound in your editor.",
+        NO_AUDIO,
         "On-screen text is not rendered legibly.",
         "The scene holds still: the camera moves through it, its objects do not move yet.",
         "Clips are rendered at the model's native size (about 170 pixels wide) and upscaled "
@@ -135,20 +203,48 @@ def _info(preset: str, weights_dir: str | None, model_version: str, fps: float) 
     steps = trained.get("keyframe", {}).get("step")
     version = model_version or f"builtin-{preset}" + (f"-{steps}" if steps else "")
     return EngineInfo(
-        backend="builtin",
+        backend=BUILTIN,
+        title=title_of(BUILTIN),
         preset=preset,
         model_version=version,
         trained=bool(trained),
         native_fps=fps,
         limits=tuple(limits),
+        capabilities=capabilities_of(BUILTIN, builtin_fps=fps),
+    )
+
+
+@functools.cache
+def _open_weights_info(name: str, model_version: str) -> EngineInfo:
+    caps = capabilities_of(name)
+    h, w = caps.max_size
+    limits = [
+        NO_AUDIO,
+        f"One render makes at most {max_duration_s(caps)} s; longer shots are made by extending.",
+        f"Clips are rendered at up to {w}×{h} and upscaled for delivery.",
+    ]
+    if not caps.camera_geometry:
+        limits.append(caps.why_not("camera_geometry") or "")
+    return EngineInfo(
+        backend=name,
+        title=title_of(name),
+        preset="",
+        model_version=model_version or name,
+        trained=True,
+        native_fps=caps.fps,
+        limits=tuple(limits),
+        capabilities=caps,
     )
 
 
 def engine_info() -> EngineInfo:
-    """What the active model is and cannot do, shown in the UI before anyone submits."""
+    """What the active backend is and cannot do, shown in the UI before anyone submits."""
+    name = _backend_name()
     cfg = _engine_settings()
+    if name != BUILTIN:
+        return _open_weights_info(name, cfg.get("model_version") or "")
     weights = cfg.get("weights_dir")
-    return _info(
+    return _builtin_info(
         cfg["preset"],
         str(weights) if weights else None,
         cfg.get("model_version") or "",
@@ -157,11 +253,26 @@ def engine_info() -> EngineInfo:
 
 
 def user_message(exc: BaseException) -> str | None:
-    """A sentence for the user about an engine failure this module recognises, else None."""
+    """A sentence for the user about a model failure this module recognises, else None."""
+    if isinstance(exc, ModelsNotInstalled):
+        return (
+            "The model's files are not installed on the render worker; an administrator has "
+            "the details."
+        )
     if isinstance(exc, WeightsNotInstalled):
         return "The model's weights are not installed on the render worker."
+    if isinstance(exc, UnsupportedRequest):
+        return f"The render worker's model cannot render this request: {exc}"
     if isinstance(exc, MemoryError | torch.OutOfMemoryError):
         return "The render worker ran out of memory for this request; try a lower resolution."
+    return None
+
+
+def admin_detail(exc: BaseException) -> str | None:
+    """What an administrator needs first about a failure this module recognises: for missing
+    model files, the folder, what is missing and the command that downloads it."""
+    if isinstance(exc, WeightsNotInstalled):
+        return f"{type(exc).__name__}: {exc}"
     return None
 
 
@@ -174,7 +285,19 @@ def read_clip(path: str | Path) -> Clip:
     return Clip(torch.from_numpy(frames), fps)
 
 
-def _request(spec: RenderSpec, native_fps: float) -> GenerationRequest:
+@dataclass(frozen=True)
+class Generated:
+    """A clip at the backend's native size and frame rate, and the backend's account of it
+    (backend, models, steps, camera route, prompt as sent, adapter, seconds per stage)."""
+
+    clip: Clip
+    metadata: dict[str, Any]
+
+
+def backend_request(spec: RenderSpec, caps: Capabilities) -> BackendRequest:
+    """The backend's request for ``spec``: frames to cover the duration at the backend's
+    frame rate, inputs re-timed to it."""
+    native_fps = caps.fps
     native_frames = native_frames_needed(spec.duration_s, native_fps)
     inputs: dict[str, Any] = {}
     if spec.mode == Mode.IMAGE:
@@ -190,14 +313,16 @@ def _request(spec: RenderSpec, native_fps: float) -> GenerationRequest:
             video = video[:native_frames]
             inputs["strength"] = spec.strength
         inputs["video"] = video  # (T', H, W, 3) at native timing
-    return GenerationRequest(
+        inputs["video_fps"] = native_fps
+    if spec.adapter is not None:
+        inputs["lora_dir"], inputs["lora_scale"] = spec.adapter
+    return BackendRequest(
         prompt=spec.prompt,
         mode=spec.mode,
         quality=spec.quality,
         seed=spec.seed,
         aspect=spec.camera.aspect,
         num_frames=native_frames,
-        fps=native_fps,
         camera=spec.camera,
         **inputs,
     )
@@ -208,17 +333,44 @@ def generate(
     *,
     progress: Callable[[int, int], None] | None = None,
     is_cancelled: Callable[[], bool] | None = None,
-) -> Clip:
-    """Render ``spec`` at the model's native size and frame rate.
+) -> Generated:
+    """Render ``spec`` on the worker's backend at its native size and frame rate.
 
-    ``progress(step, total)`` is called after every sampling step; raises
+    ``progress(step, total)`` is called after every denoising step; raises
     :data:`Cancelled` at the first step boundary where ``is_cancelled()`` holds.
     """
-    pipe = pipeline()
-    result = pipe(
-        _request(spec, engine_info().native_fps), progress=progress, is_cancelled=is_cancelled
+    active = backend()
+    result = active.generate(
+        backend_request(spec, active.capabilities), progress=progress, is_cancelled=is_cancelled
     )
-    return Clip(result.frames, result.fps)
+    # JSON-safe (the recipe is stored as JSON): anything unusual becomes its text.
+    metadata = json.loads(json.dumps(result.metadata, default=str))
+    return Generated(Clip(result.frames, result.fps), metadata)
+
+
+def train_character(
+    images: Sequence[Tensor | np.ndarray],
+    prompt: str,
+    out_dir: Path,
+    *,
+    progress: Callable[[int, int], None] | None = None,
+    is_cancelled: Callable[[], bool] | None = None,
+    **options: Any,
+) -> Path:
+    """Train a character adapter for the worker's backend on reference frames (uint8
+    (H, W, 3) each) and write it to `out_dir`; a job passes that folder as its ``adapter``.
+    The GPU queue's training task calls this, with the same progress and cancel as a render.
+
+    Raises:
+        UnsupportedRequest: the backend takes no character adapters (the reason says why).
+    """
+    frames = [
+        torch.from_numpy(np.ascontiguousarray(i)) if isinstance(i, np.ndarray) else i
+        for i in images
+    ]
+    return backend().train_character(
+        frames, prompt, out_dir, progress=progress, is_cancelled=is_cancelled, **options
+    )
 
 
 # --- deliver ---------------------------------------------------------------------------------

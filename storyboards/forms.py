@@ -20,7 +20,9 @@ from generation.requests import (
     SOURCE_MODES,
     RenderRequest,
     mode_refusal,
+    model_duration_refusal,
 )
+from generation.runtime import engine_info
 from generation.vocabulary import (
     MODE_CHOICES,
     QUALITY_CHOICES,
@@ -130,7 +132,9 @@ class ShotForm(CameraForm):
         self.fields["resolution"].widget = PlanSelect(
             choices=RESOLUTION_CHOICES, ceiling=limits.max_resolution
         )
-        self.fields["duration_s"].widget.attrs["max"] = limits.max_duration_s
+        self.fields["duration_s"].widget.attrs["max"] = min(
+            limits.max_duration_s, engine_info().max_duration_s
+        )
         self.fields["resolution"].help_text = limits.summary()
 
     # --- values -------------------------------------------------------------------------
@@ -169,6 +173,11 @@ class ShotForm(CameraForm):
 
     def clean_duration_s(self) -> int:
         duration: int = self.cleaned_data["duration_s"]
+        if self.data.get("mode") == Mode.RESTYLE:
+            return duration  # a restyle keeps its source's length: the service's call
+        refusal = model_duration_refusal(duration)
+        if refusal:
+            raise forms.ValidationError(refusal)
         if self.data.get("mode") == Mode.EXTEND:
             return duration  # an extension's limit is its total length: the service's call
         refusal = PlanLimits.of(self.team).duration_refusal(duration)

@@ -23,7 +23,7 @@ from billing import ledger
 from generation import requests as render_requests
 from generation.models import RenderJob
 from generation.runtime import engine_info
-from generation.vocabulary import Mode, Quality, Resolution
+from generation.vocabulary import Quality, Resolution
 from storyboards import selectors, services
 from storyboards.chips import camera_chips, prompt_without
 from storyboards.forms import ProjectForm, ShotForm
@@ -199,9 +199,7 @@ def _composer_context(
         "form": form,
         "team": project.team,
         "chips": camera_chips(prompt),
-        "mode_options": [
-            (mode.value, mode.label, render_requests.NOT_OFFERED.get(mode, "")) for mode in Mode
-        ],
+        "mode_options": render_requests.mode_options(),
         "engine": engine_info(),
         "estimate": _estimate(project, form),
     }

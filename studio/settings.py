@@ -258,15 +258,31 @@ LOGGING = {
 
 # --- The model runtime ------------------------------------------------------------------
 
-# The weights shipped in the repository, unless the environment names others; an empty
-# DAILIES_WEIGHTS_DIR (or a checkout without them) runs the untrained tiny model.
+# Which model a render worker runs: the built-in model, or an open-weights model from local
+# folders (docs/backends.md). The web process reads only its capabilities, so set it there too.
+_backend = env.str("DAILIES_BACKEND", default="builtin")
+DAILIES_BACKEND = {
+    "backend": _backend,
+    "models_dir": env.str("DAILIES_MODELS_DIR", default=str(VAR_DIR / "models")),
+    "dtype": env.str("DAILIES_DTYPE", default="bfloat16"),
+    "cpu_offload": env.bool("DAILIES_CPU_OFFLOAD", default=False),
+    "vae_tiling": env.bool("DAILIES_VAE_TILING", default=False),
+    "resident_pipelines": env.int("DAILIES_RESIDENT_PIPELINES", default=2),
+    # Depth Anything's folder under DAILIES_MODELS_DIR; empty: the built-in depth network.
+    "depth_model": env.str("DAILIES_DEPTH_MODEL", default="Depth-Anything-V2-Small-hf"),
+}
+
+# The built-in model: the weights shipped in the repository, unless the environment names
+# others; an empty DAILIES_WEIGHTS_DIR (or a checkout without them) runs the untrained tiny
+# model. Open-weights backends take their fallback depth network from it.
 SHIPPED_WEIGHTS = BASE_DIR / "weights" / "builtin"
 _shipped = (SHIPPED_WEIGHTS / "keyframe.safetensors").is_file()
 _weights_dir = env.str("DAILIES_WEIGHTS_DIR", default=str(SHIPPED_WEIGHTS) if _shipped else "")
 DAILIES_ENGINE = {
     "preset": env.str("DAILIES_ENGINE_PRESET", default="base" if _weights_dir else "tiny"),
     "weights_dir": _weights_dir or None,
-    "device": env.str("DAILIES_DEVICE", default="cpu"),
+    # Open-weights models want the GPU; the built-in model runs anywhere.
+    "device": env.str("DAILIES_DEVICE", default="cpu" if _backend == "builtin" else "cuda"),
     # bf16 autocast: this CPU's bf16 units run the networks about 2.5x faster than float32.
     "autocast": env.bool("DAILIES_AUTOCAST", default=True),
     "native_fps": env.float("DAILIES_NATIVE_FPS", default=24.0),

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from channels.layers import channel_layers
@@ -47,6 +48,38 @@ def _test_settings(settings, tmp_path) -> None:
     # Tests render with the tiny random-weight model: fast, and what they assert does not
     # depend on training.
     settings.DAILIES_ENGINE = {**settings.DAILIES_ENGINE, "preset": "tiny", "weights_dir": None}
+
+
+@pytest.fixture(scope="session")
+def models_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Tiny random-weight open-weights model folders (tests/backends/tiny.py), written once
+    per test session; diffusers is imported only by the tests that ask for them."""
+    from tests.backends import tiny
+
+    return tiny.write_models(tmp_path_factory.mktemp("models"))
+
+
+@pytest.fixture
+def use_backend(settings, monkeypatch, models_dir):
+    """``use_backend(name, frames=9, scale=1, **settings)`` makes a tiny configuration of open-weights
+    backend `name` (``tiny.job_spec``) the active backend, over the tiny model folders unless
+    ``models_dir`` says otherwise; returns its name."""
+    from generation.backends.catalog import BACKENDS
+    from tests.backends import tiny
+
+    def use(name: str, *, frames: int = 9, scale: int = 1, **options: object) -> str:
+        spec = tiny.job_spec(name, frames=frames, scale=scale)
+        monkeypatch.setitem(BACKENDS, spec.name, spec)
+        settings.DAILIES_BACKEND = {
+            **settings.DAILIES_BACKEND,
+            "backend": spec.name,
+            "models_dir": str(models_dir),
+            "dtype": "float32",
+            **options,
+        }
+        return spec.name
+
+    return use
 
 
 @pytest.fixture

@@ -1,5 +1,5 @@
-"""Video models the studio drives through one interface: open-weights models through diffusers
-(Wan 2.x, LTX-Video) on a GPU worker, from local folders.
+"""Video models the studio drives through one interface: the built-in 3D-cache model, and
+open-weights models through diffusers (Wan 2.x, LTX-Video) on a GPU worker, from local folders.
 
 Nothing is fetched at run time: the hub's offline switches are set here, before any module of
 this package imports diffusers or transformers, and every load passes ``local_files_only``.

@@ -15,9 +15,10 @@ Nothing in this package imports Django: settings come in as a :class:`BackendSet
 
 from __future__ import annotations
 
+import json
 import math
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
@@ -43,6 +44,17 @@ Video = Tensor | np.ndarray
 """uint8 RGB (T, H, W, 3), any size: resized to the clip's size."""
 
 
+ADAPTER_META = "adapter.json"
+"""What a character adapter folder records of its training, ``backend`` among it."""
+
+
+def adapter_meta(lora_dir: str | Path) -> dict[str, Any]:
+    """A character adapter folder's record (empty when it has none)."""
+    path = Path(lora_dir) / ADAPTER_META
+    record: dict[str, Any] = json.loads(path.read_text()) if path.is_file() else {}
+    return record
+
+
 class ModelsNotInstalled(WeightsNotInstalled):
     """A backend's model folder is missing or incomplete; the message names the folder and the
     command that downloads it (run on a machine with network access)."""
@@ -55,7 +67,7 @@ class UnsupportedRequest(ValueError):
 CAMERA_ROUTES = ("auto", "geometry", "prompt")
 """How the camera reaches the model: ``geometry`` renders the 3D cache along the camera spec and
 hands it to the model as its control input; ``prompt`` appends camera words to the prompt;
-``auto`` takes geometry where the backend has such an input and the renderer is installed."""
+``auto`` takes geometry where the backend has such an input, words otherwise."""
 
 
 @dataclass(frozen=True)
@@ -68,6 +80,8 @@ class Capabilities:
         max_size: largest (height, width) of a landscape clip; portrait swaps them.
         default_size: (height, width) of a 16:9 clip when the request does not say; other aspects
             keep its area.
+        sizes: (height, width) per aspect for a model with a native size for each (overrides
+            the area rule).
         frame_multiple: clips have ``1 + frame_multiple * k`` frames (rounded up).
         size_multiple: height and width are multiples of this (rounded).
         fps: the frame rate the model was trained at.
@@ -77,6 +91,7 @@ class Capabilities:
         lora: character lock through a LoRA on the transformer.
         negative_prompt: the prompt of the unconditional branch can be set.
         keyframes_anywhere: images can be pinned at any frame, not only the first and last.
+        loop: the camera path can run out and back so the clip loops.
         reasons: why each missing feature is missing, keyed by mode value or feature name; the
             composer shows it next to what it disables.
     """
@@ -92,10 +107,13 @@ class Capabilities:
     lora: bool
     negative_prompt: bool
     keyframes_anywhere: bool = False
+    loop: bool = False
+    sizes: Mapping[str, tuple[int, int]] = field(default_factory=dict)
     reasons: Mapping[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "modes", frozenset(Mode(m) for m in self.modes))
+        object.__setattr__(self, "sizes", MappingProxyType(dict(self.sizes)))
         object.__setattr__(self, "reasons", MappingProxyType(dict(self.reasons)))
 
     def supports(self, mode: Mode | str) -> bool:
@@ -118,6 +136,8 @@ class Capabilities:
             raise UnsupportedRequest(
                 f"aspect must be one of {', '.join(ASPECT_RATIOS)}, got {aspect!r}"
             )
+        if aspect in self.sizes:
+            return self.sizes[aspect]
         if aspect == "16:9":
             return self.default_size
         if aspect == "9:16":
@@ -145,6 +165,7 @@ class Capabilities:
             "lora": self.lora,
             "negative_prompt": self.negative_prompt,
             "keyframes_anywhere": self.keyframes_anywhere,
+            "loop": self.loop,
             "reasons": dict(self.reasons),
         }
 
@@ -154,10 +175,16 @@ class BackendSettings:
     """How a worker runs its backend; the studio fills it from its settings.
 
     Args:
-        backend: a name from ``generation.backends.catalog.BACKENDS``.
+        backend: "builtin" or a name from ``generation.backends.catalog.BACKENDS``.
         models_dir: the local folder that holds one sub-folder per model (named as on the hub).
         device: "cuda", "cuda:1", "cpu", ...
         dtype: "bfloat16", "float16" or "float32" for the transformer and text encoder.
+        weights_dir: the built-in model's weights folder; None runs random weights of
+            `preset`. Open-weights backends take their fallback depth network from it.
+        preset: the built-in model's size when `weights_dir` is None ("tiny", ...).
+        autocast: the built-in model runs under bf16 autocast.
+        native_fps: the frame rate the built-in model renders at.
+        model_version: the built-in model's version as the recipe records it ("" derives it).
         cpu_offload: keep models in CPU memory and move each to the device while it runs
             (diffusers' model CPU offload): slower, fits smaller GPUs.
         vae_tiling: decode in tiles, which bounds the VAE's memory at high resolutions.
@@ -171,6 +198,11 @@ class BackendSettings:
     models_dir: Path
     device: str = "cuda"
     dtype: str = "bfloat16"
+    weights_dir: Path | None = None
+    preset: str = "tiny"
+    autocast: bool = True
+    native_fps: float = 24.0
+    model_version: str = ""
     cpu_offload: bool = False
     vae_tiling: bool = False
     depth_model: str | None = "Depth-Anything-V2-Small-hf"
@@ -178,6 +210,8 @@ class BackendSettings:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "models_dir", Path(self.models_dir))
+        if self.weights_dir is not None:
+            object.__setattr__(self, "weights_dir", Path(self.weights_dir))
         if self.dtype not in ("bfloat16", "float16", "float32"):
             raise ValueError(f"dtype must be bfloat16, float16 or float32, got {self.dtype!r}")
         if self.resident_pipelines < 1:
@@ -201,13 +235,15 @@ class BackendRequest:
         image: (H, W, 3) first frame (i2v) or start keyframe.
         end_image: (H, W, 3) end keyframe.
         keyframes: ((frame index, (H, W, 3)), ...) images pinned anywhere in the clip.
-        video: (T, H, W, 3) source clip (restyle, extend).
+        video: (T, H, W, 3) source clip (restyle, extend, reframe).
+        video_fps: the source clip's frame rate (None: the model's).
         strength: restyle: how much of the source is repainted, in (0, 1].
         context_frames: extend: how many of the source's last frames the model sees.
         camera: the camera spec; None leaves the camera to the model.
         camera_route: one of :data:`CAMERA_ROUTES`.
         camera_strength: how strongly the cache render steers (VACE's conditioning scale, LTX's
             conditioning strength); None takes the backend's default.
+        loop: the camera path runs out and back, so the clip loops.
         lora_dir: a character adapter folder made by ``generation.backends.lora``.
         lora_scale: its weight.
     """
@@ -227,11 +263,13 @@ class BackendRequest:
     end_image: Image | None = None
     keyframes: tuple[tuple[int, Image], ...] = ()
     video: Video | None = None
+    video_fps: float | None = None
     strength: float = 0.6
     context_frames: int | None = None
     camera: CameraSpec | None = None
     camera_route: str = "auto"
     camera_strength: float | None = None
+    loop: bool = False
     lora_dir: Path | None = None
     lora_scale: float = 1.0
 
@@ -269,6 +307,11 @@ class Backend(ABC):
     name: str
     capabilities: Capabilities
 
+    def load(self) -> None:
+        """Load what can be loaded before the first job (a worker calls it when it starts a
+        job, so the load is timed apart from the render). Default: nothing."""
+        return None
+
     @abstractmethod
     def generate(
         self,
@@ -280,6 +323,25 @@ class Backend(ABC):
         """Render one clip; raises SamplingCancelled when cancelled, UnsupportedRequest for a
         request the backend cannot do, ModelsNotInstalled for missing model folders."""
 
+    def train_character(
+        self,
+        images: Sequence[Tensor],
+        prompt: str,
+        out_dir: str | Path,
+        *,
+        progress: ProgressFn | None = None,
+        is_cancelled: CancelFn | None = None,
+        **options: Any,
+    ) -> Path:
+        """Train a character adapter on reference frames (uint8 (H, W, 3) each) and write its
+        folder, which requests then pass as ``lora_dir``. ``progress`` and ``is_cancelled`` as
+        for :meth:`generate`; a cancelled training writes no weights.
+
+        Raises:
+            UnsupportedRequest: the backend takes no adapters.
+        """
+        raise UnsupportedRequest(f"{self.name}: {self.capabilities.why_not('lora')}")
+
     def check(self, request: BackendRequest) -> None:
         """Raise :class:`UnsupportedRequest` (with the reason) unless the request can render."""
         caps = self.capabilities
@@ -287,10 +349,19 @@ class Backend(ABC):
             raise UnsupportedRequest(f"{self.name}: {caps.why_not(request.mode)}")
         if request.keyframes and not caps.keyframes_anywhere:
             raise UnsupportedRequest(f"{self.name}: {caps.why_not('keyframes_anywhere')}")
-        if request.lora_dir is not None and not caps.lora:
-            raise UnsupportedRequest(f"{self.name}: {caps.why_not('lora')}")
+        if request.lora_dir is not None:
+            if not caps.lora:
+                raise UnsupportedRequest(f"{self.name}: {caps.why_not('lora')}")
+            trained_for = adapter_meta(request.lora_dir).get("backend")
+            if trained_for not in (None, self.name):
+                raise UnsupportedRequest(
+                    f"the character adapter in {request.lora_dir} was trained for {trained_for}; "
+                    f"train it again for {self.name}"
+                )
         if request.camera_route == "geometry" and not caps.camera_geometry:
             raise UnsupportedRequest(f"{self.name}: {caps.why_not('camera_geometry')}")
+        if request.loop and not caps.loop:
+            raise UnsupportedRequest(f"{self.name}: {caps.why_not('loop')}")
         if request.num_frames is not None and request.num_frames > caps.max_frames:
             raise UnsupportedRequest(
                 f"{self.name} renders at most {caps.max_frames} frames "
@@ -301,6 +372,7 @@ class Backend(ABC):
             Mode.KEYFRAMES: ("image", "end_image"),
             Mode.EXTEND: ("video",),
             Mode.RESTYLE: ("video",),
+            Mode.REFRAME: ("video",),
         }.get(request.mode, ())
         for name in needs:
             if getattr(request, name) is None:

@@ -1,10 +1,11 @@
 """The camera spec, given to an open-weights model in one of two ways.
 
 By geometry: a keyframe (the user's image, the source clip's last frame, or the model's own first
-frame), its depth, and the built-in 3D point cache rendered along the camera path; the render
-and the mask of what it sees become Wan VACE's control video and mask, or LTX's conditioning
-frames. In words: camera phrases appended to the prompt, in the phrasings the studio's camera
-language parser reads (so ``parse_camera_language`` recovers the spec from them; tested).
+frame), its depth, and the engine's 3D point cache (``generation.engine.cache.render_along``)
+rendered along the camera path; the render and the mask of what it sees become Wan VACE's
+control video and mask, or LTX's conditioning frames. In words: camera phrases appended to the
+prompt, in the phrasings the studio's camera language parser reads (so ``parse_camera_language``
+recovers the spec from them; tested).
 """
 
 from __future__ import annotations
@@ -12,26 +13,22 @@ from __future__ import annotations
 import random
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any
 
 import torch
 from torch import Tensor
 
-from generation.engine.camera import CameraMove, CameraSpec
+from generation.engine.cache import render_along
+from generation.engine.camera import BasePose, CameraMove, CameraSpec, camera_pose_at
 from generation.engine.camera_language import parse_camera_language
 from generation.engine.world.captions import move_phrase
 
-DepthFn = Callable[[Tensor], Tensor]
-"""``depth(rgb)``: uint8 (H, W, 3) -> float (H, W) metres."""
+DepthFn = Callable[[Tensor, float], Tensor]
+"""``depth(rgb, focal_mm)``: uint8 (H, W, 3) seen through a `focal_mm` lens -> float (H, W)
+metres."""
 
-
-class CacheRenderLike(Protocol):
-    frames: Tensor  # uint8 (T, H, W, 3)
-    mask: Tensor  # bool (T, H, W): True where the cache sees something
-
-
-RenderFn = Callable[..., CacheRenderLike]
-"""``render_along(spec, rgb, depth, *, num_frames, fps, size) -> CacheRender``."""
+RENDER_CHUNK = 16
+"""Frames the cache renders at once: its splatting holds (frames x points) tensors."""
 
 
 def _moves(spec: CameraSpec) -> list[CameraMove]:
@@ -85,15 +82,6 @@ def is_static(spec: CameraSpec | None) -> bool:
     return spec is None or (all(m.kind == "static" for m in spec.moves) and not spec.keyframes)
 
 
-def find_renderer() -> RenderFn | None:
-    """The built-in 3D cache renderer, when the engine has it."""
-    try:
-        from generation.engine.cache import render_along
-    except ImportError:
-        return None
-    return render_along
-
-
 @dataclass
 class CacheGuide:
     """The 3D cache rendered along the camera path from one keyframe.
@@ -128,18 +116,22 @@ def cache_guide(
     fps: float,
     depth: DepthFn,
     depth_source: str,
-    render: RenderFn,
 ) -> CacheGuide:
-    """Depth of `keyframe` (uint8 (H, W, 3)), then the cache rendered at the keyframe's size."""
+    """Depth of `keyframe` (uint8 (H, W, 3)), then the 3D cache rendered from it along `spec`
+    at the keyframe's size, `num_frames` frames at `fps` (the keyframe is the first pose)."""
     h, w = keyframe.shape[:2]
-    metres = depth(keyframe).float()  # (H, W)
+    first = camera_pose_at(spec, torch.zeros(1), num_frames / fps, BasePose())
+    metres = depth(keyframe, float(first.focal_mm[0])).float()  # (H, W)
     if metres.shape != (h, w):
         raise ValueError(f"depth model returned {tuple(metres.shape)} for a {h}x{w} keyframe")
-    out: Any = render(spec, keyframe, metres, num_frames=num_frames, fps=fps, size=(h, w))
-    frames, seen = out.frames, out.mask.bool()
-    if frames.dtype != torch.uint8 or tuple(frames.shape) != (num_frames, h, w, 3):
-        raise ValueError(
-            f"cache render must be uint8 ({num_frames}, {h}, {w}, 3), got "
-            f"{frames.dtype} {tuple(frames.shape)}"
+    frames, seen = [], []
+    for start in range(0, num_frames, RENDER_CHUNK):
+        chunk = list(range(start, min(start + RENDER_CHUNK, num_frames)))
+        shot = render_along(
+            spec, keyframe, metres, num_frames=num_frames, fps=fps, size=(h, w), frames=chunk
         )
-    return CacheGuide(frames=frames, seen=seen, depth=metres, depth_source=depth_source)
+        frames.append(shot.render.frames_u8())  # (C, H, W, 3)
+        seen.append(shot.render.mask)  # (C, H, W)
+    return CacheGuide(
+        frames=torch.cat(frames), seen=torch.cat(seen), depth=metres, depth_source=depth_source
+    )

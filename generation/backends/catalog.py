@@ -1,7 +1,8 @@
 """The backends a worker can run, the model folders each needs, and what each can do.
 
 Pure data: importing this module loads no model library, so the web process can read the
-capability matrix of the active backend. A backend is one model family at one size; each role
+capability matrix of the active backend. The built-in model (``builtin``) ships with the
+repository; the others are open-weights models driven through diffusers. A backend is one model family at one size; each role
 (text to video, image to video, first-and-last frame, VACE control) is served by one folder
 under the models directory, named as the repository on the Hugging Face hub, which is also what
 ``hf download <repo> --local-dir <models_dir>/<folder>`` writes.
@@ -19,7 +20,12 @@ from types import MappingProxyType
 from typing import Any
 
 from generation.backends.base import Capabilities
+from generation.engine.camera import ASPECT_RATIOS
 from generation.engine.modes import Mode
+from generation.engine.native import render_size
+from generation.engine.pipeline.video import MAX_FRAMES
+
+BUILTIN = "builtin"
 
 
 @dataclass(frozen=True)
@@ -123,8 +129,13 @@ _NO_VACE = (
     "Camera moves are described in the prompt: Wan 2.2 has no VACE control model in diffusers; "
     "the conformance score shows how well the model followed."
 )
+_LOOP = (
+    "Looping clips come from the built-in model, whose 3D cache path runs out and back so the "
+    "last frame meets the first; switch to the built-in backend."
+)
 _WAN_REASONS = {
     Mode.REFRAME.value: _REFRAME,
+    "loop": _LOOP,
     "keyframes_anywhere": "Wan pins images at the first and last frame only; LTX-Video pins "
     "them anywhere.",
 }
@@ -292,6 +303,7 @@ _register(
 
 _LTX_REASONS = {
     Mode.REFRAME.value: _REFRAME,
+    "loop": _LOOP,
     Mode.RESTYLE.value: "LTX-Video conditions on whole frames; restyling a clip is offered on "
     "Wan 2.1.",
 }
@@ -326,6 +338,32 @@ _register(_ltx("ltx-video", "LTX-Video 0.9.5 2B", "Lightricks/LTX-Video-0.9.5", 
 _register(_ltx("ltx-video-13b", "LTX-Video 0.9.7 13B", "Lightricks/LTX-Video-0.9.7-dev", 26.1))
 
 
+def builtin_capabilities(fps: float = 24.0) -> Capabilities:
+    """The built-in model: every mode, the camera as exact geometry, loops, and character
+    adapters on its keyframe model; clips at its native size, upscaled for delivery."""
+    return Capabilities(
+        modes=frozenset(Mode),
+        max_frames=MAX_FRAMES,
+        max_size=render_size("16:9"),
+        default_size=render_size("16:9"),
+        sizes={aspect: render_size(aspect) for aspect in ASPECT_RATIOS},
+        frame_multiple=1,
+        size_multiple=2,
+        fps=fps,
+        camera_geometry=True,
+        lora=True,
+        negative_prompt=True,
+        loop=True,
+        reasons={
+            "keyframes_anywhere": "The built-in model pins images at the first and last frame "
+            "only; LTX-Video pins them anywhere.",
+        },
+    )
+
+
+BUILTIN_TITLE = "Built-in 3D-cache model"
+
+
 def backend_spec(name: str) -> BackendSpec:
     try:
         return BACKENDS[name]
@@ -335,9 +373,34 @@ def backend_spec(name: str) -> BackendSpec:
         ) from None
 
 
-def capability_matrix() -> list[dict[str, Any]]:
-    """One row per backend: its name, title, capabilities and folders, ready for JSON."""
-    rows = []
+def capabilities_of(name: str, *, builtin_fps: float = 24.0) -> Capabilities:
+    """What backend `name` can do (the built-in model at `builtin_fps`).
+
+    Raises:
+        ValueError: an unknown backend name (the message lists the known ones).
+    """
+    if name == BUILTIN:
+        return builtin_capabilities(builtin_fps)
+    return backend_spec(name).capabilities
+
+
+def title_of(name: str) -> str:
+    return BUILTIN_TITLE if name == BUILTIN else backend_spec(name).title
+
+
+def capability_matrix(*, builtin_fps: float = 24.0) -> list[dict[str, Any]]:
+    """One row per backend, the built-in model first: its name, title, capabilities and
+    folders, ready for JSON."""
+    rows: list[dict[str, Any]] = [
+        {
+            "name": BUILTIN,
+            "title": BUILTIN_TITLE,
+            "family": BUILTIN,
+            **builtin_capabilities(builtin_fps).to_dict(),
+            "folders": {},
+            "memory_gb": None,
+        }
+    ]
     for spec in BACKENDS.values():
         rows.append(
             {

@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 import torch
-from diffusers import DiffusionPipeline
 from torch import Tensor
 
 from generation.backends import lora
@@ -29,15 +28,14 @@ from generation.backends.base import (
 from generation.backends.camera import (
     CacheGuide,
     DepthFn,
-    RenderFn,
     cache_guide,
-    find_renderer,
     is_static,
     with_camera_words,
 )
 from generation.backends.catalog import BackendSpec
 from generation.backends.loading import PipelineCache
-from generation.backends.stages import StepCounter, fit, fit_video, round_frames
+from generation.backends.pipelines import VideoPipeline
+from generation.backends.stages import StepCounter, fit, fit_video, given, round_frames
 from generation.engine.modes import Mode, Quality
 
 QUALITY_STEPS: dict[Quality, int] = {Quality.FLASH: 12, Quality.STANDARD: 30, Quality.PRO: 50}
@@ -50,7 +48,7 @@ class Stage:
 
     name: str
     role: str
-    pipeline: type[DiffusionPipeline]
+    pipeline: type[VideoPipeline]
 
 
 @dataclass
@@ -88,9 +86,8 @@ class DiffusersBackend(Backend):
     Args:
         spec: the catalog entry (folders, capabilities).
         settings: device, dtype, offload, tiling, models folder.
-        render: the 3D cache renderer; default: the engine's, when installed.
         depth: the depth model as ``(function, name)``; default: Depth Anything from the models
-            folder when installed, else the built-in depth model.
+            folder when installed, else the built-in depth network (loaded on first use).
     """
 
     family: ClassVar[str]
@@ -104,7 +101,6 @@ class DiffusersBackend(Backend):
         spec: BackendSpec,
         settings: BackendSettings,
         *,
-        render: RenderFn | None = None,
         depth: tuple[DepthFn, str] | None = None,
     ) -> None:
         if spec.family != self.family:
@@ -114,7 +110,6 @@ class DiffusersBackend(Backend):
         self.capabilities = spec.capabilities
         self.settings = settings
         self.pipelines = PipelineCache(settings, self.component_dtypes)
-        self._render = render
         self._depth = depth
 
     # -- what families provide ------------------------------------------------------------
@@ -128,13 +123,13 @@ class DiffusersBackend(Backend):
         self,
         request: BackendRequest,
         plan: Plan,
-        pipes: dict[str, DiffusionPipeline],
+        pipes: dict[str, VideoPipeline],
         steps: StepCounter,
     ) -> Tensor:
         """Run the stages; returns the clip as uint8 (T, H, W, 3) (extend: the new frames)."""
 
     @abstractmethod
-    def training_pipe(self) -> DiffusionPipeline:
+    def training_pipe(self) -> VideoPipeline:
         """The pipeline whose transformer character adapters are trained on."""
 
     # -- the job ------------------------------------------------------------------------------
@@ -184,10 +179,11 @@ class DiffusersBackend(Backend):
             out_dir,
             progress=progress,
             is_cancelled=is_cancelled,
+            metadata={"backend": self.name},
             **options,
         )
 
-    def pipe(self, role: str, pipeline: type[DiffusionPipeline]) -> DiffusionPipeline:
+    def pipe(self, role: str, pipeline: type[VideoPipeline]) -> VideoPipeline:
         return self.pipelines.get(self.spec.folders[role], pipeline)
 
     def plan(self, request: BackendRequest) -> Plan:
@@ -200,13 +196,13 @@ class DiffusersBackend(Backend):
         wanted = request.num_frames or caps.max_frames
         context = None
         if request.mode is Mode.EXTEND:
-            source = fit_video(request.video, size, "video")
+            source = fit_video(given(request.video, "video"), size, "video")
             c = request.context_frames or 1 + 2 * caps.frame_multiple
             c = 1 + caps.frame_multiple * ((min(c, source.shape[0]) - 1) // caps.frame_multiple)
             context = source[-c:]  # (C, H, W, 3)
             num_frames = round_frames(c + wanted, caps.frame_multiple)
         elif request.mode is Mode.RESTYLE:
-            n = min(request.video.shape[0], wanted)
+            n = min(given(request.video, "video").shape[0], wanted)
             num_frames = 1 + caps.frame_multiple * ((n - 1) // caps.frame_multiple)
             wanted = num_frames
         else:
@@ -249,50 +245,37 @@ class DiffusersBackend(Backend):
             return "prompt", "a static camera is described in the prompt"
         if request.camera_route == "prompt":
             return "prompt", None
-        why = None
-        if not self.capabilities.camera_geometry:
-            why = self.capabilities.why_not("camera_geometry")
-        elif self.renderer() is None:
-            why = "the 3D cache renderer is not installed"
-        elif self.depth() is None:
-            why = "no depth model is installed"
-        if why is None:
+        if self.capabilities.camera_geometry:
             return "geometry", None
+        why = self.capabilities.why_not("camera_geometry")
         if request.camera_route == "geometry":
             raise UnsupportedRequest(f"{self.name}: camera by geometry unavailable: {why}")
         return "prompt", why
 
-    def renderer(self) -> RenderFn | None:
-        if self._render is None:
-            self._render = find_renderer()
-        return self._render
-
-    def depth(self) -> tuple[DepthFn, str] | None:
+    def depth(self) -> tuple[DepthFn, str]:
+        """The depth model camera by geometry measures keyframes with, loaded on first use."""
         if self._depth is None:
             from generation.backends.depth import depth_model
 
-            self._depth = depth_model(
-                self.settings.models_dir, self.settings.depth_model, device=self.settings.device
-            )
+            self._depth = depth_model(self.settings)
         return self._depth
 
     def guide(self, request: BackendRequest, keyframe: Tensor, num_frames: int) -> CacheGuide:
         """The cache rendered from `keyframe` along the request's camera, `num_frames` long."""
-        depth = self.depth()
-        render = self.renderer()
-        assert depth is not None and render is not None, "camera_route checked both"
+        if request.camera is None:
+            raise ValueError("camera by geometry needs the request's camera")
+        depth, source = self.depth()
         return cache_guide(
             request.camera,
             keyframe,
             num_frames=num_frames,
             fps=self.capabilities.fps,
-            depth=depth[0],
-            depth_source=depth[1],
-            render=render,
+            depth=depth,
+            depth_source=source,
         )
 
     def fitted(self, request: BackendRequest, plan: Plan, name: str) -> Tensor:
-        return fit(getattr(request, name), plan.size, name)
+        return fit(given(getattr(request, name), name), plan.size, name)
 
     def camera_strength(self, request: BackendRequest) -> float:
         if request.camera_strength is None:

@@ -20,17 +20,19 @@ import logging
 import time
 from collections import OrderedDict
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import diffusers
 import torch
 import transformers
-from diffusers import DiffusionPipeline
 
 from generation.backends.base import BackendSettings, ModelsNotInstalled
 from generation.backends.catalog import ModelFolder
+from generation.backends.pipelines import DiffusionPipeline
 
 log = logging.getLogger(__name__)
+
+P = TypeVar("P", bound=DiffusionPipeline)
 
 _CONFIG_NAMES = (
     "config.json",
@@ -139,7 +141,7 @@ class PipelineCache:
         self._prints: dict[str, dict[str, str]] = {}
         self.load_seconds: dict[str, float] = {}
 
-    def get(self, model: ModelFolder, pipeline_cls: type[DiffusionPipeline]) -> DiffusionPipeline:
+    def get(self, model: ModelFolder, pipeline_cls: type[P]) -> P:
         """The pipeline `pipeline_cls` over `model`'s folder; another class over the same folder
         shares its components (``from_pipe``)."""
         key, cls_name = model.folder, pipeline_cls.__name__
@@ -149,7 +151,10 @@ class PipelineCache:
             if cls_name not in loaded:
                 base = next(iter(loaded.values()))
                 loaded[cls_name] = self._place(pipeline_cls.from_pipe(base), fresh=False)
-            return loaded[cls_name]
+            pipe = loaded[cls_name]
+            if not isinstance(pipe, pipeline_cls):  # keyed by class name: a same-named class
+                raise TypeError(f"{model.folder} holds {type(pipe)}, not {pipeline_cls}")
+            return pipe
         folder = require_folder(self.settings.models_dir, model)
         while len(self._folders) >= self.settings.resident_pipelines:
             self._evict()

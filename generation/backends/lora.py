@@ -21,12 +21,12 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from diffusers import DiffusionPipeline, LTXConditionPipeline
 from peft import LoraConfig
 from peft.utils import get_peft_model_state_dict
 from torch import Tensor
 
-from generation.backends.base import CancelFn, ProgressFn
+from generation.backends.base import ADAPTER_META, CancelFn, ProgressFn
+from generation.backends.pipelines import LTXConditionPipeline, VideoPipeline
 from generation.backends.stages import as_uint8
 from generation.engine.sampling import SamplingCancelled
 
@@ -34,10 +34,10 @@ TARGET_MODULES = ("to_q", "to_k", "to_v", "to_out.0")
 """Attention projections of Wan's and LTX's transformer blocks (self and cross attention)."""
 ADAPTER_NAME = "character"
 WEIGHTS_FILE = "pytorch_lora_weights.safetensors"
-META_FILE = "adapter.json"
+META_FILE = ADAPTER_META
 
 
-def _scheduler_shift(pipe: DiffusionPipeline) -> float:
+def _scheduler_shift(pipe: VideoPipeline) -> float:
     config = pipe.scheduler.config
     return float(config.get("shift") or config.get("flow_shift") or 1.0)
 
@@ -47,7 +47,7 @@ def _sigmas(n: int, shift: float, generator: torch.Generator) -> Tensor:
     return shift * u / (1 + (shift - 1) * u)  # (n,) in (0, 1), the scheduler's shifted times
 
 
-def _encode_wan(pipe: DiffusionPipeline, pixels: Tensor) -> Tensor:
+def _encode_wan(pipe: VideoPipeline, pixels: Tensor) -> Tensor:
     """(N, 3, 1, H, W) in [-1, 1] -> (N, C, 1, h, w) normalised latents."""
     vae = pipe.vae
     latents = vae.encode(pixels.to(vae.dtype)).latent_dist.mode().float()
@@ -66,7 +66,7 @@ def _encode_ltx(pipe: LTXConditionPipeline, pixels: Tensor) -> Tensor:
 
 
 def _velocity(
-    pipe: DiffusionPipeline, x_t: Tensor, sigma: Tensor, text: tuple[Tensor, Tensor | None]
+    pipe: VideoPipeline, x_t: Tensor, sigma: Tensor, text: tuple[Tensor, Tensor | None]
 ) -> Tensor:
     """The transformer's prediction at `x_t` (N, C, 1, h, w), shaped like `x_t`."""
     transformer = pipe.transformer
@@ -75,6 +75,8 @@ def _velocity(
     timestep = sigma * 1000.0  # (N,)
     dtype = transformer.dtype
     if isinstance(pipe, LTXConditionPipeline):
+        if mask is None:
+            raise ValueError("LTX conditions on the prompt's attention mask")
         n, _, f, h, w = x_t.shape
         p, pt = pipe.transformer_spatial_patch_size, pipe.transformer_temporal_patch_size
         packed = pipe._pack_latents(x_t, p, pt)  # (N, f*h*w, C)
@@ -97,7 +99,7 @@ def _velocity(
     )[0].float()
 
 
-def _text(pipe: DiffusionPipeline, prompt: str) -> tuple[Tensor, Tensor | None]:
+def _text(pipe: VideoPipeline, prompt: str) -> tuple[Tensor, Tensor | None]:
     out = pipe.encode_prompt(prompt=prompt, do_classifier_free_guidance=False)
     if isinstance(pipe, LTXConditionPipeline):
         return out[0].detach(), out[1].detach()
@@ -105,7 +107,7 @@ def _text(pipe: DiffusionPipeline, prompt: str) -> tuple[Tensor, Tensor | None]:
 
 
 def train(
-    pipe: DiffusionPipeline,
+    pipe: VideoPipeline,
     images: Sequence[Tensor] | Tensor,
     prompt: str,
     out_dir: str | Path,
@@ -118,6 +120,7 @@ def train(
     seed: int = 0,
     progress: ProgressFn | None = None,
     is_cancelled: CancelFn | None = None,
+    metadata: dict[str, Any] | None = None,
 ) -> Path:
     """Train a character adapter on `images` and save it to `out_dir`.
 
@@ -130,6 +133,7 @@ def train(
         size: (height, width) frames are resized to; default: the first image's size, rounded
             down to the pipeline's spatial multiple.
         progress, is_cancelled: as for generation; cancelling leaves nothing written.
+        metadata: extra fields for ``adapter.json`` (the backend it was trained for).
 
     Returns:
         `out_dir`. The pipeline's transformer is left without the adapter, as it was.
@@ -151,8 +155,11 @@ def train(
     generator = torch.Generator().manual_seed(seed)
 
     with torch.no_grad():
-        encode = _encode_ltx if isinstance(pipe, LTXConditionPipeline) else _encode_wan
-        latents = encode(pipe, pixels.to(device))  # (N, C, 1, h, w)
+        pixels = pixels.to(device)
+        if isinstance(pipe, LTXConditionPipeline):
+            latents = _encode_ltx(pipe, pixels)  # (N, C, 1, h, w)
+        else:
+            latents = _encode_wan(pipe, pixels)
         text = _text(pipe, prompt)
 
     config = LoraConfig(
@@ -214,6 +221,7 @@ def train(
             "loss_first": round(losses[0], 6),
             "loss_last": round(sum(losses[-10:]) / len(losses[-10:]), 6),
             "seconds": round(time.perf_counter() - started, 3),
+            **(metadata or {}),
         }
         (out / META_FILE).write_text(json.dumps(meta, indent=2, sort_keys=True))
         return out
@@ -240,7 +248,7 @@ def describe(lora_dir: str | Path | None, scale: float) -> dict[str, Any] | None
 
 @contextlib.contextmanager
 def applied(
-    pipes: Sequence[DiffusionPipeline], lora_dir: str | Path | None, scale: float = 1.0
+    pipes: Sequence[VideoPipeline], lora_dir: str | Path | None, scale: float = 1.0
 ) -> Iterator[None]:
     """Load the adapter in `lora_dir` into every distinct transformer of `pipes` for the block,
     and remove it after (also when the block raises). No adapter: nothing happens."""
@@ -250,7 +258,7 @@ def applied(
     folder = Path(lora_dir)
     if not (folder / WEIGHTS_FILE).is_file():
         raise FileNotFoundError(f"character adapter {folder} has no {WEIGHTS_FILE}")
-    loaded: list[DiffusionPipeline] = []
+    loaded: list[VideoPipeline] = []
     seen: set[int] = set()
     try:
         for pipe in pipes:

@@ -17,12 +17,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from diffusers import DiffusionPipeline, LTXConditionPipeline
-from diffusers.pipelines.ltx.pipeline_ltx_condition import LTXVideoCondition
 from torch import Tensor
 
 from generation.backends.base import BackendRequest, UnsupportedRequest
 from generation.backends.diffusion import DiffusersBackend, Plan, Stage
+from generation.backends.pipelines import LTXConditionPipeline, LTXVideoCondition, VideoPipeline
 from generation.backends.stages import StepCounter, fit, to_pil
 from generation.engine.modes import Mode
 
@@ -33,7 +32,7 @@ class LTXBackend(DiffusersBackend):
     default_negative = "worst quality, inconsistent motion, blurry, jittery, distorted"
     default_camera_strength = 0.6
 
-    def training_pipe(self) -> DiffusionPipeline:
+    def training_pipe(self) -> VideoPipeline:
         return self.pipe("condition", LTXConditionPipeline)
 
     def stages(self, request: BackendRequest, route: str) -> list[Stage]:
@@ -46,7 +45,7 @@ class LTXBackend(DiffusersBackend):
         self,
         request: BackendRequest,
         plan: Plan,
-        pipes: dict[str, DiffusionPipeline],
+        pipes: dict[str, VideoPipeline],
         steps: StepCounter,
     ) -> Tensor:
         h, w = plan.size

@@ -8,11 +8,11 @@ from typing import Any
 
 import numpy as np
 import torch
-from diffusers import DiffusionPipeline
 from PIL import Image as PILImage
 from torch import Tensor
 
-from generation.backends.base import CancelFn, Image, ProgressFn, Video
+from generation.backends.base import CancelFn, Image, ProgressFn, UnsupportedRequest, Video
+from generation.backends.pipelines import VideoPipeline
 from generation.engine.sampling import SamplingCancelled
 
 
@@ -41,7 +41,7 @@ class StepCounter:
         if self.is_cancelled is not None and self.is_cancelled():
             raise SamplingCancelled
 
-    def run(self, pipe: DiffusionPipeline, **kwargs: Any) -> Tensor:
+    def run(self, pipe: VideoPipeline, **kwargs: Any) -> Tensor:
         """One stage: call `pipe` with `kwargs`; returns its frames as uint8 (T, H, W, 3)."""
         self.check_cancelled()
         self.stage += 1
@@ -51,7 +51,7 @@ class StepCounter:
         offset = self.done
 
         def on_step_end(
-            p: DiffusionPipeline, i: int, t: Tensor, tensors: dict[str, Tensor]
+            p: VideoPipeline, i: int, t: Tensor, tensors: dict[str, Tensor]
         ) -> dict[str, Tensor]:
             self.planned[self.stage] = p.num_timesteps
             self.done = offset + i + 1
@@ -69,6 +69,14 @@ def frames_to_uint8(frames: Tensor | np.ndarray) -> Tensor:
     """diffusers' "pt" output (1, T, 3, H, W) floats in [0, 1] -> uint8 (T, H, W, 3)."""
     x = torch.as_tensor(frames)[0].float()  # (T, 3, H, W)
     return x.clamp(0, 1).mul(255).round().to(torch.uint8).permute(0, 2, 3, 1).contiguous().cpu()
+
+
+def given(value: Tensor | np.ndarray | None, name: str) -> Tensor | np.ndarray:
+    """An image or clip of the request, which its check guarantees for its mode; a clear error
+    otherwise."""
+    if value is None:
+        raise UnsupportedRequest(f"this mode needs {name.replace('_', ' ')}")
+    return value
 
 
 def as_uint8(image: Image | Video, ndim: int, name: str) -> Tensor:

@@ -21,18 +21,18 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 import torch
-from diffusers import (
-    DiffusionPipeline,
+from torch import Tensor
+
+from generation.backends.base import BackendRequest
+from generation.backends.diffusion import DiffusersBackend, Plan, Stage
+from generation.backends.pipelines import (
+    VideoPipeline,
     WanImageToVideoPipeline,
     WanPipeline,
     WanVACEPipeline,
     WanVideoToVideoPipeline,
 )
-from torch import Tensor
-
-from generation.backends.base import BackendRequest
-from generation.backends.diffusion import DiffusersBackend, Plan, Stage
-from generation.backends.stages import StepCounter, fit_video, to_pil, to_pil_mask
+from generation.backends.stages import StepCounter, fit_video, given, to_pil, to_pil_mask
 from generation.engine.modes import Mode
 
 GREY = 127
@@ -52,7 +52,7 @@ class WanBackend(DiffusersBackend):
         "image_encoder": torch.float32,
     }
 
-    def training_pipe(self) -> DiffusionPipeline:
+    def training_pipe(self) -> VideoPipeline:
         return self.pipe("t2v", WanPipeline)
 
     def stages(self, request: BackendRequest, route: str) -> list[Stage]:
@@ -75,7 +75,7 @@ class WanBackend(DiffusersBackend):
         self,
         request: BackendRequest,
         plan: Plan,
-        pipes: dict[str, DiffusionPipeline],
+        pipes: dict[str, VideoPipeline],
         steps: StepCounter,
     ) -> Tensor:
         h, w = plan.size
@@ -92,8 +92,8 @@ class WanBackend(DiffusersBackend):
         if "t2v" in pipes:
             return steps.run(pipes["t2v"], num_frames=plan.num_frames, **common)
         if "v2v" in pipes:
-            video = [to_pil(f) for f in self.fitted_video(request, plan)]
-            return steps.run(pipes["v2v"], video=video, strength=request.strength, **common)
+            source = [to_pil(f) for f in self.fitted_video(request, plan)]
+            return steps.run(pipes["v2v"], video=source, strength=request.strength, **common)
         if "i2v" in pipes or "flf2v" in pipes:
             pipe = pipes.get("i2v") or pipes["flf2v"]
             extra = {}
@@ -115,13 +115,13 @@ class WanBackend(DiffusersBackend):
         return frames
 
     def fitted_video(self, request: BackendRequest, plan: Plan) -> Tensor:
-        return fit_video(request.video, plan.size)[: plan.num_frames]
+        return fit_video(given(request.video, "video"), plan.size)[: plan.num_frames]
 
     def control(
         self,
         request: BackendRequest,
         plan: Plan,
-        pipes: dict[str, DiffusionPipeline],
+        pipes: dict[str, VideoPipeline],
         steps: StepCounter,
         common: dict[str, Any],
     ) -> tuple[Tensor, Tensor]:

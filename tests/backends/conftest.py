@@ -9,13 +9,6 @@ from generation.backends.base import BackendSettings
 from generation.backends.catalog import BACKENDS
 from generation.backends.ltx import LTXBackend
 from generation.backends.wan import WanBackend
-from tests.backends import tiny
-
-
-@pytest.fixture(scope="session")
-def models_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Tiny random-weight model folders, written once per test session."""
-    return tiny.write_models(tmp_path_factory.mktemp("models"))
 
 
 def settings_for(models_dir: Path, backend: str, **kwargs) -> BackendSettings:
@@ -26,12 +19,8 @@ def settings_for(models_dir: Path, backend: str, **kwargs) -> BackendSettings:
 
 @pytest.fixture(scope="session")
 def wan13(models_dir: Path) -> WanBackend:
-    """Wan 2.1 1.3B (text to video + VACE) over the tiny folders, camera renderer stand-in."""
-    return WanBackend(
-        BACKENDS["wan2.1-1.3b"],
-        settings_for(models_dir, "wan2.1-1.3b"),
-        render=tiny.splat_render_along,
-    )
+    """Wan 2.1 1.3B (text to video + VACE) over the tiny folders."""
+    return WanBackend(BACKENDS["wan2.1-1.3b"], settings_for(models_dir, "wan2.1-1.3b"))
 
 
 @pytest.fixture(scope="session")
@@ -48,9 +37,7 @@ def wan22(models_dir: Path) -> WanBackend:
 
 @pytest.fixture(scope="session")
 def ltx(models_dir: Path) -> LTXBackend:
-    return LTXBackend(
-        BACKENDS["ltx-video"], settings_for(models_dir, "ltx-video"), render=tiny.splat_render_along
-    )
+    return LTXBackend(BACKENDS["ltx-video"], settings_for(models_dir, "ltx-video"))
 
 
 @pytest.fixture

@@ -6,14 +6,20 @@ from pathlib import Path
 import pytest
 import torch
 
-from generation.backends.base import BackendRequest, UnsupportedRequest
+from generation.backends.base import BackendRequest, BackendSettings, UnsupportedRequest
 from generation.backends.camera import cache_guide, camera_words, with_camera_words
-from generation.backends.catalog import BACKENDS
-from generation.backends.depth import SUBJECT_DISTANCE_M, DepthAnything, depth_model
+from generation.backends.depth import (
+    SUBJECT_DISTANCE_M,
+    BuiltinDepth,
+    DepthAnything,
+    builtin_depth_model,
+    depth_model,
+)
 from generation.backends.ltx import LTXBackend
 from generation.backends.wan import WanBackend
 from generation.engine.camera import CameraMove, CameraSpec
 from generation.engine.camera_language import parse_camera_language
+from generation.engine.weights import WeightsNotInstalled
 from tests.backends import tiny
 from tests.backends.conftest import settings_for
 
@@ -53,20 +59,23 @@ def test_words_the_prompt_already_says_are_not_repeated():
     assert with_camera_words("", spec).startswith("pan left and tilt up")
 
 
-def test_a_camera_on_a_model_without_geometry_goes_into_the_prompt(models_dir: Path):
-    backend = WanBackend(BACKENDS["wan2.1-1.3b"], settings_for(models_dir, "wan2.1-1.3b"))
-    backend._render = None  # as on a worker whose engine has no cache renderer yet
-    backend.renderer = lambda: None  # type: ignore[method-assign]
-    result = backend.generate(BackendRequest("a red ball", camera=DOLLY_OUT, **SMALL))
+def test_a_camera_on_a_model_without_geometry_goes_into_the_prompt(wan22: WanBackend):
+    result = wan22.generate(BackendRequest("a red ball", camera=DOLLY_OUT, **SMALL))
     meta = result.metadata
     assert meta["camera_route"] == "prompt"
-    assert meta["camera_note"] == "the 3D cache renderer is not installed"
+    assert meta["camera_note"] == wan22.capabilities.why_not("camera_geometry")
     assert meta["prompt_sent"] == "a red ball, pull-out, 35mm lens"
     assert meta["pipelines"] == {"t2v": "WanPipeline"}
-    with pytest.raises(UnsupportedRequest, match="renderer is not installed"):
-        backend.generate(
-            BackendRequest("a ball", camera=DOLLY_OUT, camera_route="geometry", **SMALL)
-        )
+    with pytest.raises(UnsupportedRequest, match="no VACE control model"):
+        wan22.generate(BackendRequest("a ball", camera=DOLLY_OUT, camera_route="geometry", **SMALL))
+
+
+def test_words_can_be_asked_for_where_geometry_is_possible(wan13: WanBackend):
+    meta = wan13.generate(
+        BackendRequest("a red ball", camera=DOLLY_OUT, camera_route="prompt", **SMALL)
+    ).metadata
+    assert meta["camera_route"] == "prompt" and meta["camera_note"] is None
+    assert meta["pipelines"] == {"t2v": "WanPipeline"}
 
 
 def test_a_static_camera_is_said_not_rendered(wan13: WanBackend):
@@ -97,15 +106,7 @@ def test_vace_control_is_the_cache_render_with_its_holes_to_generate(wan13: WanB
     video, generate = wan13.control(request, plan, {}, None, {})
     keyframe = wan13.fitted(request, plan, "image")
     fn, name = wan13.depth()
-    guide = cache_guide(
-        DOLLY_OUT,
-        keyframe,
-        num_frames=9,
-        fps=16.0,
-        depth=fn,
-        depth_source=name,
-        render=tiny.splat_render_along,
-    )
+    guide = cache_guide(DOLLY_OUT, keyframe, num_frames=9, fps=16.0, depth=fn, depth_source=name)
     assert torch.equal(video[0], keyframe) and not generate[0].any()
     assert torch.equal(generate[1:], ~guide.seen[1:])
     assert torch.equal(video[1:], guide.holes_grey()[1:])
@@ -140,19 +141,32 @@ def test_extend_by_geometry_continues_from_the_source_last_frame(ltx: LTXBackend
 
 def test_depth_anything_gives_metres_with_the_median_at_the_subject(models_dir: Path, image):
     depth = DepthAnything(models_dir / tiny.DEPTH_FOLDER)
-    metres = depth(image)
+    metres = depth(image, 35.0)
     assert metres.shape == (40, 56) and metres.dtype == torch.float32
     assert metres.median().item() == pytest.approx(SUBJECT_DISTANCE_M, rel=0.05)
     assert (metres >= 0.3).all()
 
 
-def test_depth_falls_back_to_the_builtin_model_or_none(tmp_path: Path, models_dir: Path):
-    found = depth_model(models_dir, tiny.DEPTH_FOLDER)
-    assert found is not None and found[1] == tiny.DEPTH_FOLDER
-    fallback = depth_model(tmp_path, tiny.DEPTH_FOLDER)
-    try:
-        import generation.engine.models.depth  # noqa: F401
-    except ImportError:
-        assert fallback is None
-    else:
-        assert fallback is not None and fallback[1] == "builtin"
+def test_depth_falls_back_to_the_builtin_depth_network(tmp_path: Path, models_dir: Path, image):
+    found, name = depth_model(settings_for(models_dir, "wan2.1-1.3b"))
+    assert isinstance(found, DepthAnything) and name == tiny.DEPTH_FOLDER
+    fallback, name = depth_model(settings_for(tmp_path, "wan2.1-1.3b"))
+    assert isinstance(fallback, BuiltinDepth) and name == "builtin"
+    # The network of the built-in pipeline with the same (random, seeded) weights.
+    builtin = builtin_depth_model(None, "tiny")
+    assert all(
+        torch.equal(a, b)
+        for a, b in zip(
+            fallback.model.state_dict().values(), builtin.state_dict().values(), strict=True
+        )
+    )
+    metres = fallback(image, 50.0)
+    assert metres.shape == (40, 56) and torch.isfinite(metres).all() and (metres > 0).all()
+
+
+def test_a_missing_builtin_depth_file_names_its_path(tmp_path: Path):
+    settings = BackendSettings(
+        backend="wan2.1-1.3b", models_dir=tmp_path, device="cpu", weights_dir=tmp_path / "w"
+    )
+    with pytest.raises(WeightsNotInstalled, match=str(tmp_path / "w")):
+        depth_model(settings)

@@ -3,9 +3,15 @@ from __future__ import annotations
 import pytest
 
 from generation.backends.base import Capabilities, UnsupportedRequest
-from generation.backends.catalog import BACKENDS, backend_spec, capability_matrix
+from generation.backends.catalog import (
+    BACKENDS,
+    backend_spec,
+    capabilities_of,
+    capability_matrix,
+)
 from generation.engine.camera import ASPECT_RATIOS
 from generation.engine.modes import Mode
+from generation.engine.native import render_size
 
 
 def test_every_backend_names_a_folder_for_each_role_its_modes_need():
@@ -25,16 +31,33 @@ def test_every_backend_names_a_folder_for_each_role_its_modes_need():
             assert folder.folder == folder.repo_id.split("/")[1]
 
 
-def test_every_missing_mode_and_feature_has_a_reason():
-    for spec in BACKENDS.values():
-        caps = spec.capabilities
-        for mode in Mode:
-            reason = caps.why_not(mode)
-            assert (reason is None) == (mode in caps.modes), (spec.name, mode)
-            if reason is not None:
-                assert reason != "Not available on this model.", (spec.name, mode)
-        if not caps.camera_geometry:
-            assert "prompt" in caps.why_not("camera_geometry")
+FEATURES = ("camera_geometry", "lora", "negative_prompt", "keyframes_anywhere", "loop")
+
+
+@pytest.mark.parametrize("name", ["builtin", *BACKENDS])
+def test_every_missing_mode_and_feature_has_a_reason(name: str):
+    caps = capabilities_of(name)
+    for mode in Mode:
+        reason = caps.why_not(mode)
+        assert (reason is None) == (mode in caps.modes), (name, mode)
+        if reason is not None:
+            assert reason != "Not available on this model.", (name, mode)
+    for feature in FEATURES:
+        reason = caps.why_not(feature)
+        assert (reason is None) == bool(getattr(caps, feature)), (name, feature)
+        if reason is not None:
+            assert reason != "Not available on this model.", (name, feature)
+    if not caps.camera_geometry:
+        assert "prompt" in caps.why_not("camera_geometry")
+
+
+def test_the_builtin_model_does_everything_but_pin_images_anywhere_at_its_native_sizes():
+    caps = capabilities_of("builtin", builtin_fps=24.0)
+    assert caps.modes == frozenset(Mode) and caps.loop and caps.camera_geometry and caps.lora
+    assert caps.max_frames == 720 and caps.max_frames / caps.fps == 30.0
+    assert not caps.keyframes_anywhere
+    for aspect in ASPECT_RATIOS:
+        assert caps.size_for(aspect) == render_size(aspect)
 
 
 def test_sizes_keep_the_aspect_and_stay_within_the_model():
@@ -56,7 +79,7 @@ def test_an_unknown_aspect_is_refused():
 
 def test_the_matrix_is_plain_data_with_memory_from_parameter_counts():
     rows = capability_matrix()
-    assert [r["name"] for r in rows] == list(BACKENDS)
+    assert [r["name"] for r in rows] == ["builtin", *BACKENDS]
     wan = next(r for r in rows if r["name"] == "wan2.1-1.3b")
     assert wan["modes"] == sorted(["t2v", "i2v", "keyframes", "extend", "v2v"])
     assert wan["max_seconds"] == pytest.approx(81 / 16, abs=0.01)

@@ -16,6 +16,7 @@ def test_capabilities_load_no_model_library_and_no_django():
         "for m in sys.modules), 'model library imported'\n"
         "import generation.backends.wan, generation.backends.ltx, generation.backends.lora\n"
         "import generation.backends.depth, generation.backends.registry\n"
+        "import generation.backends.builtin\n"
         "bad = sorted(m for m in sys.modules if m.split('.')[0] in "
         "{'django', 'celery', 'channels', 'dailies', 'storyboards'})\n"
         "assert not bad, bad\n"

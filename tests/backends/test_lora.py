@@ -14,7 +14,6 @@ from generation.backends.ltx import LTXBackend
 from generation.backends.wan import WanBackend
 from generation.engine.camera import CameraMove, CameraSpec
 from generation.engine.sampling import SamplingCancelled
-from tests.backends import tiny
 from tests.backends.conftest import settings_for
 
 SMALL = {"height": 32, "width": 32, "num_frames": 5, "steps": 2}
@@ -57,6 +56,7 @@ def test_train_save_load_unload_leaves_the_base_bit_identical(models_dir: Path, 
     _assert_same(before, transformer)  # training leaves no adapter behind
     meta = json.loads((folder / lora.META_FILE).read_text())
     assert (meta["rank"], meta["steps"], meta["references"]) == (4, 6, 2)
+    assert meta["backend"] == backend.name
     saved = load_file(folder / lora.WEIGHTS_FILE)
     b = [v for k, v in saved.items() if "lora_B" in k]
     assert b and any(v.abs().sum() > 0 for v in b)  # trained away from its zero start
@@ -84,11 +84,7 @@ def test_an_adapter_at_scale_zero_changes_nothing(models_dir: Path, tmp_path: Pa
 
 
 def test_the_adapter_reaches_every_stage_and_is_removed_on_cancel(models_dir: Path, tmp_path: Path):
-    backend = WanBackend(
-        BACKENDS["wan2.1-1.3b"],
-        settings_for(models_dir, "wan2.1-1.3b"),
-        render=tiny.splat_render_along,
-    )
+    backend = WanBackend(BACKENDS["wan2.1-1.3b"], settings_for(models_dir, "wan2.1-1.3b"))
     folder = backend.train_character(
         _references(1), "Mara", tmp_path / "a", steps=3, rank=4, learning_rate=1e-2
     )

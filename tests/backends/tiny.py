@@ -1,7 +1,7 @@
 """Tiny random-weight configurations of the real diffusers and transformers classes, saved as
-model folders under the names the catalog expects, plus a small stand-in for the engine's 3D
-cache renderer. Used by the backend tests and ``bench/backends.py --tiny``; nothing is
-downloaded: tokenizers are built in memory and every model from a config.
+model folders under the names the catalog expects. Used by the backend tests, the studio's
+job-path tests and ``bench/backends.py --tiny``; nothing is downloaded: tokenizers are built in
+memory and every model from a config.
 """
 
 from __future__ import annotations
@@ -10,6 +10,7 @@ import os
 
 os.environ["HF_HUB_OFFLINE"] = "1"
 
+import dataclasses
 from pathlib import Path
 
 import diffusers
@@ -41,8 +42,7 @@ from transformers import (
     UMT5EncoderModel,
 )
 
-from generation.backends.catalog import BACKENDS
-from generation.engine.camera import CameraSpec, camera_poses, focal_length_px
+from generation.backends.catalog import BACKENDS, BackendSpec
 
 DEPTH_FOLDER = "Depth-Anything-V2-Small-hf"
 
@@ -276,50 +276,22 @@ def write_models(models_dir: Path) -> Path:
     return models_dir
 
 
-class SplatRender:
-    """The stand-in's output: what `generation.engine.cache.render_along` returns."""
-
-    def __init__(self, frames: torch.Tensor, mask: torch.Tensor) -> None:
-        self.frames = frames
-        self.mask = mask
+JOB_SIZES = {"wan": (32, 48), "ltx": (32, 64)}
+"""(height, width) of a 16:9 job clip per family: multiples of each family's size step."""
 
 
-def splat_render_along(
-    spec: CameraSpec,
-    rgb: torch.Tensor,
-    depth: torch.Tensor,
-    *,
-    num_frames: int,
-    fps: float,
-    size: tuple[int, int],
-) -> SplatRender:
-    """Forward-splat every keyframe pixel at its depth into each frame's camera (z-buffered,
-    nearest pixel): the engine renderer's signature and conventions, at the smallest cost.
-
-    Args:
-        rgb: uint8 (H, W, 3) keyframe seen from the path's first pose; depth: (H, W) metres.
-    """
-    h, w = size
-    poses = camera_poses(spec, num_frames, fps)
-    f0 = focal_length_px(float(poses.focal_mm[0]), w, h)
-    v, u = torch.meshgrid(torch.arange(h) + 0.5, torch.arange(w) + 0.5, indexing="ij")
-    z = depth.reshape(-1).float()
-    cam = torch.stack([(u.reshape(-1) - w / 2) * z / f0, (v.reshape(-1) - h / 2) * z / f0, z], 1)
-    world = cam @ poses.rotation[0].T + poses.position[0]  # (N, 3)
-    colours = rgb.reshape(-1, 3)
-    frames = torch.zeros((num_frames, h, w, 3), dtype=torch.uint8)
-    mask = torch.zeros((num_frames, h, w), dtype=torch.bool)
-    for t in range(num_frames):
-        pc = (world - poses.position[t]) @ poses.rotation[t]  # (N, 3) camera coordinates
-        f = focal_length_px(float(poses.focal_mm[t]), w, h)
-        zt = pc[:, 2]
-        px = (f * pc[:, 0] / zt + w / 2).floor().long()
-        py = (f * pc[:, 1] / zt + h / 2).floor().long()
-        ok = (zt > 1e-3) & (px >= 0) & (px < w) & (py >= 0) & (py < h)
-        index = py[ok] * w + px[ok]
-        nearest = torch.full((h * w,), float("inf")).scatter_reduce(0, index, zt[ok], "amin")
-        front = zt[ok] <= nearest[index]
-        flat = frames[t].view(-1, 3)
-        flat[index[front]] = colours[ok][front]
-        mask[t].view(-1)[index[front]] = True
-    return SplatRender(frames, mask)
+def job_spec(name: str, *, fps: float = 8.0, frames: int = 9, scale: int = 1) -> BackendSpec:
+    """Backend `name` over the tiny folders, with clips a CPU renders in about a second: its
+    own folders, pipelines and modes, at 16:9 `JOB_SIZES` times `scale` and `frames` frames at
+    `fps` (one second at 8 fps). Named ``tiny-<name>`` (``-<frames>f``, ``-x<scale>`` appended
+    for others); the studio's job path drives it as it drives the real configuration."""
+    real = BACKENDS[name]
+    h, w = JOB_SIZES[real.family]
+    size = (h * scale, w * scale)
+    caps = dataclasses.replace(
+        real.capabilities, max_frames=frames, fps=fps, default_size=size, max_size=size
+    )
+    suffix = ("" if frames == 9 else f"-{frames}f") + ("" if scale == 1 else f"-x{scale}")
+    return dataclasses.replace(
+        real, name=f"tiny-{name}{suffix}", title=f"{real.title}, tiny", capabilities=caps
+    )

@@ -25,7 +25,7 @@ from PIL import Image
 
 from accounts.models import User
 from billing import ledger
-from generation import execution, lifecycle, progress, runtime
+from generation import execution, lifecycle, progress
 from generation.engine.video_io import decode_video
 from generation.models import RenderJob
 from tests.factories import submit_one, team_with_owner
@@ -120,19 +120,17 @@ def test_an_engine_failure_fails_the_job_with_a_refund_and_no_files(
     small_request, settings, tmp_path
 ) -> None:
     settings.DAILIES_ENGINE = {**settings.DAILIES_ENGINE, "weights_dir": str(tmp_path / "none")}
-    runtime.pipeline.cache_clear()
-    try:
-        team, owner = team_with_owner()
-        job = submit_one(team=team, user=owner, request=small_request)
-        assert execution.render_job_execute(job.pk) == State.FAILED
-    finally:
-        runtime.pipeline.cache_clear()
+    team, owner = team_with_owner()
+    job = submit_one(team=team, user=owner, request=small_request)
+    assert execution.render_job_execute(job.pk) == State.FAILED
     job.refresh_from_db()
     assert job.state == State.FAILED
     assert job.error_message == (
         "The model's weights are not installed on the render worker. "
         f"Your {job.estimate_credits} credits were refunded."
     )
+    assert job.error_detail.startswith("WeightsNotInstalled: ")  # the path, for the admin
+    assert str(tmp_path / "none") in job.error_detail.splitlines()[0]
     assert not job.artifacts.exists()
     assert ledger.balance(team).available == 30 and ledger.check_ledger() == []
 
