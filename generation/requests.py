@@ -204,13 +204,17 @@ def _source(team: Team, req: RenderRequest) -> RenderJob:
     return _finished(team, req.source_job_id, field="source_job")
 
 
-def _check_image(image: File | None, *, draft: bool, field: str = "image") -> None:
+def _check_image(
+    image: File | None,
+    *,
+    draft: bool,
+    field: str = "image",
+    missing: str = "Image to video needs a reference frame: upload an image.",
+) -> None:
     if image is None:
         if draft:  # the live estimate is a GET: it cannot carry the upload
             return
-        raise RenderRejected(
-            "Image to video needs a reference frame: upload an image.", field=field
-        )
+        raise RenderRejected(missing, field=field)
     if image.size is not None and image.size > MAX_IMAGE_BYTES:
         raise RenderRejected("Reference frames are limited to 20 MB.", field=field)
     try:
@@ -244,13 +248,14 @@ def _frame(
     which: Literal["first", "last"],
     field: str,
     draft: bool,
+    missing: str,
 ) -> File | None:
     """A start or end frame: an upload, or a frame of a finished render (the last frame of
     the render a clip starts from, the first frame of the one it leads into)."""
     if upload is not None and job_id is not None:
         raise RenderRejected("Send an image or a render to take it from, not both.", field=field)
     if job_id is None:
-        _check_image(upload, draft=draft, field=field)
+        _check_image(upload, draft=draft, field=field, missing=missing)
         return upload
     job = _finished(team, job_id, field=field)
     if draft:  # the estimate does not need the pixels

@@ -64,7 +64,7 @@ def test_higher_plans_get_a_better_queue_priority(small_request) -> None:
         ({"commercial": True}, "commercial", "no commercial licence"),
         ({"fps": 29}, "fps", "Frame rate must be one of"),
         ({"prompt": "   "}, "prompt", "prompt is empty"),
-        ({"mode": "keyframes"}, "image", "needs a reference frame"),
+        ({"mode": "keyframes"}, "image", "needs a start frame"),
         ({"mode": "reframe"}, "source_job", "finished render of your team"),
         ({"loop": True, "mode": "reframe"}, "loop", "can loop"),
         ({"mode": "i2v"}, "image", "needs a reference frame"),
