@@ -24,7 +24,7 @@ from generation import requests
 
 router = Router()
 
-ERRORS = {401: Problem, 403: Problem, 404: Problem, 422: Problem, 429: Problem}
+ERRORS = {400: Problem, 401: Problem, 403: Problem, 404: Problem, 422: Problem, 429: Problem}
 
 
 @router.get("", response={200: Balance, **ERRORS}, auth=auth.read, summary="Balance")

@@ -31,7 +31,7 @@ from webhooks.targets import target_check
 
 router = Router()
 
-ERRORS = {401: Problem, 403: Problem, 404: Problem, 422: Problem, 429: Problem}
+ERRORS = {400: Problem, 401: Problem, 403: Problem, 404: Problem, 422: Problem, 429: Problem}
 FILE_TYPES = {
     "video": "video/mp4",
     "poster": "image/jpeg",
@@ -74,7 +74,7 @@ def camera_of(camera: CameraIn | None, words: str | None, aspect: str | None) ->
 
 
 def _upload(team: Team, ref: FrameRef, field: str) -> File:
-    upload = Upload.objects.filter(team=team, pk=ref.upload_id).first()
+    upload = Upload.objects.filter(team=team, pk=ref.upload_id or 0).first()
     if upload is None:
         raise ApiProblem(404, "No such upload.", slug="not-found", field=field)
     return File(upload.file.open("rb"), name=Path(upload.file.name).name)
@@ -198,6 +198,10 @@ def generation_list(
     key = auth.key_of(request)
     jobs = RenderJob.objects.filter(team=key.team).prefetch_related("artifacts")
     if shot_id is not None:
+        if not Shot.objects.filter(project__team=key.team, pk=shot_id).exists():
+            raise ApiProblem(
+                404, "No such shot.", slug="not-found", field="shot_id", location="query"
+            )
         jobs = jobs.filter(shot_id=shot_id)
     if state is not None:
         jobs = jobs.filter(**_state_filter(state))
@@ -207,12 +211,13 @@ def generation_list(
 
 def _state_filter(state: str) -> dict[str, object]:
     State = RenderJob.State
-    return {
+    filters: dict[str, dict[str, object]] = {
         "queued": {"state": State.QUEUED, "started_at__isnull": True},
         "dreaming": {"state__in": RenderJob.ACTIVE, "started_at__isnull": False},
         "completed": {"state": State.SUCCEEDED},
         "failed": {"state__in": [State.FAILED, State.CANCELLED]},
-    }[state]
+    }
+    return filters[state]
 
 
 @router.get(

@@ -133,7 +133,9 @@ def _invalid(request: HttpRequest, exc: ValidationError) -> HttpResponse:
                 "pointer": ("/" + field.replace(".", "/")) if where == "body" else None,
             }
         )
-    first = errors[0] if errors else {"field": None, "location": "body", "detail": ""}
+    first: dict[str, str | None] = (
+        errors[0] if errors else {"field": None, "location": "body", "detail": ""}
+    )
     detail = "; ".join(f"{e['field']}: {e['detail']}" for e in errors) or "Invalid request."
     return _respond(
         request,
@@ -143,7 +145,7 @@ def _invalid(request: HttpRequest, exc: ValidationError) -> HttpResponse:
             detail,
             slug="invalid",
             field=first["field"],
-            location=first["location"],
+            location=first["location"] or "body",
             errors=errors,
         ),
     )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from django.db.models import Count
+from django.db.models import Count, QuerySet
 from django.http import HttpRequest
 from ninja import Router, Status
 
@@ -11,7 +11,7 @@ from api import auth
 from api.generations import camera_of
 from api.pagination import Cursor, Limit, page
 from api.problems import ApiProblem, Problem
-from api.schemas import Id, ProjectCreate, ProjectOut, ProjectPage, ShotCreate, ShotOut
+from api.schemas import CameraOut, Id, ProjectCreate, ProjectOut, ProjectPage, ShotCreate, ShotOut
 from generation import requests
 from generation.requests import RenderRequest
 from generation.vocabulary import Mode, Quality
@@ -20,10 +20,10 @@ from storyboards.models import Project, Shot
 
 router = Router()
 
-ERRORS = {401: Problem, 403: Problem, 404: Problem, 422: Problem, 429: Problem}
+ERRORS = {400: Problem, 401: Problem, 403: Problem, 404: Problem, 422: Problem, 429: Problem}
 
 
-def _projects(key: ApiKey):  # type: ignore[no-untyped-def]
+def _projects(key: ApiKey) -> QuerySet[Project]:
     return Project.objects.filter(team=key.team).annotate(shot_count=Count("shots"))
 
 
@@ -59,7 +59,7 @@ def _shot_out(shot: Shot) -> ShotOut:
         resolution=shot.resolution,
         quality=shot.quality,
         seed=shot.seed,
-        camera=shot.camera.to_dict(),  # type: ignore[arg-type]
+        camera=CameraOut(**shot.camera.to_dict()),
         current_generation_id=shot.current_job_id,
         generation_ids=sorted((job.pk for job in shot.jobs.all()), reverse=True),
         created_at=shot.created_at,

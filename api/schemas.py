@@ -79,7 +79,10 @@ class CameraIn(Schema):
     aperture: float = Field(5.6, ge=APERTURE_RANGE[0], le=APERTURE_RANGE[1])
     focus_m: float | None = Field(None, ge=FOCUS_RANGE_M[0], le=FOCUS_RANGE_M[1])
     shutter_deg: float = Field(180.0, ge=SHUTTER_RANGE_DEG[0], le=SHUTTER_RANGE_DEG[1])
-    moves: list[Move] = Field(default_factory=lambda: [Move()], max_length=10)
+    moves: list[Move] = Field(
+        default_factory=lambda: [Move(kind="static", direction=None, speed=1.0, seed=0)],
+        max_length=10,
+    )
     keyframes: list[CameraKeyframe] = Field(default_factory=list, max_length=32)
     interpolation: Literal["linear", "smooth"] = "smooth"
 

@@ -18,7 +18,7 @@ from generation.requests import MAX_IMAGE_BYTES
 
 router = Router()
 
-ERRORS = {401: Problem, 403: Problem, 404: Problem, 422: Problem, 429: Problem}
+ERRORS = {400: Problem, 401: Problem, 403: Problem, 404: Problem, 422: Problem, 429: Problem}
 FORMATS = {"PNG": "image/png", "JPEG": "image/jpeg", "WEBP": "image/webp"}
 
 
@@ -28,7 +28,7 @@ def _refuse(detail: str) -> ApiProblem:
 
 @router.post(
     "",
-    response={201: UploadOut, 400: Problem, **ERRORS},
+    response={201: UploadOut, **ERRORS},
     auth=auth.render,
     summary="Upload an image",
     description="PNG, JPEG or WebP, up to 20 MB: a start or end frame for a generation.",

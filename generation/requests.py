@@ -276,17 +276,23 @@ def _inputs(
     if req.mode == Mode.TEXT:
         return req, None, req.duration_s
     if req.mode in (Mode.IMAGE, Mode.KEYFRAMES):
-        start = _frame(team, req.image, req.image_job_id, which="last", field="image", draft=draft)
+        keyframes = req.mode == Mode.KEYFRAMES
+        missing = (
+            "Start + end keyframes needs a start frame: upload an image or name a render."
+            if keyframes
+            else "Image to video needs a reference frame: upload an image."
+        )
+        start = _frame(
+            team, req.image, req.image_job_id, which="last", field="image", draft=draft,
+            missing=missing,
+        )  # fmt: skip
         fixed = replace(req, image=start)
-        if req.mode == Mode.KEYFRAMES:
-            if req.end_image is None and req.end_image_job_id is None and not draft:
-                raise RenderRejected(
-                    "Start + end keyframes needs an end frame: upload an image or name a render.",
-                    field="end_image",
-                )
+        if keyframes:
             end = _frame(
                 team, req.end_image, req.end_image_job_id, which="first", field="end_image",
                 draft=draft,
+                missing="Start + end keyframes needs an end frame: upload an image or name a "
+                "render.",
             )  # fmt: skip
             fixed = replace(fixed, end_image=end)
         return fixed, None, req.duration_s

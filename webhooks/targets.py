@@ -56,7 +56,7 @@ def target_check(url: str, *, field: str = "url") -> Target:
         infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     except (OSError, UnicodeError) as exc:
         raise TargetRefused(f"{host} cannot be resolved.", field=field) from exc
-    addresses = [ipaddress.ip_address(info[4][0].split("%", 1)[0]) for info in infos]
+    addresses = [ipaddress.ip_address(str(info[4][0]).split("%", 1)[0]) for info in infos]
     if not addresses:
         raise TargetRefused(f"{host} cannot be resolved.", field=field)
     if not settings.WEBHOOK_ALLOW_PRIVATE_TARGETS and not all(map(_public, addresses)):

@@ -94,7 +94,7 @@ def read_frame(source: str | Path | BinaryIO, which: Literal["first", "last"]) -
         uint8 (H, W, 3) RGB.
     """
     frame = None
-    with av.open(source if not isinstance(source, Path) else str(source)) as container:
+    with av.open(source if not isinstance(source, Path) else str(source), "r") as container:
         for decoded in container.decode(container.streams.video[0]):
             frame = decoded
             if which == "first":
