@@ -251,7 +251,7 @@ def generation_cancel(request: HttpRequest, generation_id: Id) -> GenerationOut:
     "or recipe (JSON). Range requests are served.",
     openapi_extra={
         "responses": {
-            "200": {
+            200: {
                 "description": "The file.",
                 "content": {
                     media: {"schema": {"type": "string", "format": "binary"}}

@@ -136,7 +136,9 @@ class GenerationCreate(Schema):
     keyframes: Keyframes | None = None
     source_generation_id: Id | None = None
     strength: float = Field(0.6, description="Restyle: how far it may move from its source.")
-    aspect: Aspect | None = Field(None, description="Empty: 16:9, or a reframe's source's.")
+    aspect: Aspect | None = Field(
+        None, description="Empty: the aspect camera_words name, else 16:9. A reframe's new one."
+    )
     duration_s: int = Field(5, ge=1, le=600, description="Extend: the seconds to add.")
     fps: Fps = 24
     resolution: Resolution = 720
