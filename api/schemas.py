@@ -135,7 +135,9 @@ class GenerationCreate(Schema):
     )
     keyframes: Keyframes | None = None
     source_generation_id: Id | None = None
-    strength: float = Field(0.6, description="Restyle: how far it may move from its source.")
+    strength: float = Field(
+        0.6, ge=0, le=1, description="Restyle: how far it may move from its source, 0.05–1."
+    )
     aspect: Aspect | None = Field(
         None, description="Empty: the aspect camera_words name, else 16:9. A reframe's new one."
     )
