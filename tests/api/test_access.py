@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import json
 import re
 import time
 
@@ -173,3 +174,16 @@ def test_projects_and_shots(api) -> None:
     assert take["shot_id"] == sid
     assert api.get("/api/v1/projects").json()["data"][0]["shots"] == 1
     assert Project.objects.get(pk=pid).team == api.team
+
+
+def test_the_api_needs_no_csrf_token_but_still_a_key(api) -> None:
+    """A script has no CSRF cookie: the API is exempt from CSRF, never from its key."""
+    strict = Client(enforce_csrf_checks=True)
+    headers = {"Authorization": f"Bearer {api.token}"}
+    body = json.dumps(SMALL)
+    created = strict.post(
+        "/api/v1/generations", body, content_type="application/json", headers=headers
+    )
+    assert created.status_code == 201
+    anonymous = strict.post("/api/v1/generations", body, content_type="application/json")
+    assert anonymous.status_code == 401
