@@ -12,7 +12,7 @@ from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
-from accounts.models import Membership, Team, User
+from accounts.models import ApiKey, Membership, Team, User
 from billing import ledger
 from billing.forms import AdjustCreditsForm, TopupForm
 
@@ -108,3 +108,18 @@ class TeamAdmin(admin.ModelAdmin):
     @admin.display(description="Available credits")
     def available_credits(self, team: Team) -> int:
         return ledger.balance(team).available
+
+
+@admin.register(ApiKey)
+class ApiKeyAdmin(admin.ModelAdmin):
+    """Keys are made on the team page (their secret is shown once there); here they can be
+    looked up and revoked."""
+
+    list_display = ["name", "team", "prefix", "scopes", "created_by", "last_used_at", "revoked_at"]
+    list_filter = ["revoked_at"]
+    search_fields = ["name", "prefix", "team__name"]
+    readonly_fields = ["team", "prefix", "key_sha256", "scopes", "created_by", "last_used_at"]
+    fields = [*readonly_fields, "name", "revoked_at"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False

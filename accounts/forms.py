@@ -8,7 +8,7 @@ from django import forms
 from django.contrib.auth import password_validation
 from django.contrib.auth.forms import AuthenticationForm
 
-from accounts.models import Role, User
+from accounts.models import ApiKey, Role, User
 
 
 class SignupForm(forms.Form):
@@ -63,3 +63,25 @@ class MemberAddForm(forms.Form):
 
 class MemberRoleForm(forms.Form):
     role = forms.ChoiceField(choices=Role.choices)
+
+
+class ApiKeyForm(forms.Form):
+    name = forms.CharField(
+        max_length=80, label="Key name", help_text="What uses it: a pipeline, a script."
+    )
+    scopes = forms.MultipleChoiceField(
+        choices=ApiKey.Scope.choices,
+        initial=[ApiKey.Scope.READ],
+        widget=forms.CheckboxSelectMultiple,
+        help_text="Read: look things up. Render: spend credits and change projects.",
+    )
+
+
+class WebhookEndpointForm(forms.Form):
+    url = forms.URLField(
+        max_length=500,
+        label="Endpoint URL",
+        assume_scheme="https",
+        widget=forms.URLInput(attrs={"placeholder": "https://example.com/dailies-hook"}),
+    )
+    description = forms.CharField(max_length=120, required=False)

@@ -127,3 +127,48 @@ class Membership(models.Model):
     @property
     def can_manage_members(self) -> bool:
         return self.role == Role.OWNER
+
+    @property
+    def can_manage_integrations(self) -> bool:
+        """API keys, webhook endpoints and the signing secret."""
+        return self.role in (Role.OWNER, Role.ADMIN)
+
+
+class ApiKey(models.Model):
+    """A team's key to the public API. The key is shown once, when it is made; the database
+    keeps its prefix (to find it and to name it on the team page) and its SHA-256 (a
+    random 32-byte key needs no slow hash). It works while it is not revoked and while
+    the member who made it still belongs to the team."""
+
+    class Scope(models.TextChoices):
+        READ = "read", "Read"
+        RENDER = "render", "Render"
+
+    team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="api_keys")
+    name = models.CharField(max_length=80)
+    prefix = models.CharField(max_length=16, unique=True)
+    key_sha256 = models.CharField(max_length=64)
+    scopes = models.JSONField(default=list)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.prefix}…)"
+
+    @property
+    def is_active(self) -> bool:
+        return self.revoked_at is None
+
+    def allows(self, scope: str) -> bool:
+        return scope in self.scopes
+
+    @property
+    def scope_labels(self) -> str:
+        return " + ".join(self.Scope(s).label for s in self.scopes if s in self.Scope.values)

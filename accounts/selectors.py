@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.db.models import QuerySet
 from django.http import Http404
 
-from accounts.models import Membership, Team, User
+from accounts.models import ApiKey, Membership, Team, User
 
 
 def team_list(*, user: User) -> QuerySet[Team]:
@@ -40,3 +40,14 @@ def team_membership_get(*, team: Team, membership_id: int | str) -> Membership:
 
 def team_members(*, team: Team) -> QuerySet[Membership]:
     return team.memberships.select_related("user").order_by("user__email")
+
+
+def api_key_list(*, team: Team) -> QuerySet[ApiKey]:
+    return ApiKey.objects.filter(team=team).select_related("created_by")
+
+
+def api_key_get(*, team: Team, key_id: int | str) -> ApiKey:
+    try:
+        return ApiKey.objects.select_related("team").get(team=team, pk=int(key_id))
+    except (ApiKey.DoesNotExist, ValueError, TypeError) as exc:
+        raise Http404("No such key.") from exc

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import secrets
+import string
+from datetime import timedelta
 
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.utils import timezone
 
-from accounts.models import Membership, Role, Team, User
+from accounts.models import ApiKey, Membership, Role, Team, User
 from billing import ledger
 from billing.models import Plan
 from billing.plans import DEFAULT_PLAN_CODE
@@ -117,3 +121,85 @@ def demo_account_ensure() -> tuple[User, str | None]:
     team = user.teams.get(is_personal=True)
     ledger.topup(team=team, credits=100, memo="Welcome credits for the demo account")
     return user, password
+
+
+# --- API keys ----------------------------------------------------------------------------------
+
+API_KEY_PREFIX = "dly_"
+MAX_API_KEYS = 20
+# ``last_used_at`` is written at most this often per key: a busy key must not turn every
+# request into a database write.
+LAST_USED_EVERY = timedelta(minutes=1)
+_ALPHABET = string.ascii_letters + string.digits
+
+
+def require_integrations_manager(*, team: Team, actor: User) -> None:
+    """Owners and admins manage a team's API keys and webhooks."""
+    if not Membership.objects.filter(
+        team=team, user=actor, role__in=[Role.OWNER, Role.ADMIN]
+    ).exists():
+        raise PermissionDenied("Only a team's owners and admins manage its API keys and webhooks.")
+
+
+def _sha256(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+@transaction.atomic
+def api_key_create(*, team: Team, actor: User, name: str, scopes: list[str]) -> tuple[ApiKey, str]:
+    """A new key and its secret, which is returned here once and never stored."""
+    require_integrations_manager(team=team, actor=actor)
+    name = name.strip()
+    if not name:
+        raise UserError("Name the key after what uses it.", field="name")
+    wanted = [scope for scope in ApiKey.Scope.values if scope in scopes]
+    if not wanted or len(set(scopes)) != len(wanted):
+        raise UserError("Choose read, render or both.", field="scopes")
+    if ApiKey.objects.filter(team=team, revoked_at__isnull=True).count() >= MAX_API_KEYS:
+        raise UserError(f"A team has at most {MAX_API_KEYS} keys: revoke one first.", field="name")
+    prefix = API_KEY_PREFIX + "".join(secrets.choice(_ALPHABET) for _ in range(8))
+    token = f"{prefix}_{secrets.token_urlsafe(32)}"
+    key = ApiKey.objects.create(
+        team=team,
+        name=name[:80],
+        prefix=prefix,
+        key_sha256=_sha256(token),
+        scopes=wanted,
+        created_by=actor,
+    )
+    return key, token
+
+
+@transaction.atomic
+def api_key_revoke(*, key: ApiKey, actor: User) -> ApiKey:
+    """The key stops working at once; it stays listed as revoked."""
+    require_integrations_manager(team=key.team, actor=actor)
+    if key.revoked_at is None:
+        key.revoked_at = timezone.now()
+        key.save(update_fields=["revoked_at"])
+    return key
+
+
+def api_key_resolve(token: str) -> ApiKey | None:
+    """The live key ``token`` is, or None: unknown, revoked, or its maker left the team."""
+    size = len(API_KEY_PREFIX) + 8
+    prefix, separator, rest = token[:size], token[size : size + 1], token[size + 1 :]
+    if not prefix.startswith(API_KEY_PREFIX) or separator != "_" or not rest:
+        return None
+    key = (
+        ApiKey.objects.select_related("team", "team__plan", "created_by")
+        .filter(prefix=prefix, revoked_at__isnull=True)
+        .first()
+    )
+    if key is None or not hmac.compare_digest(key.key_sha256, _sha256(token)):
+        return None
+    if (
+        key.created_by_id is None
+        or not Membership.objects.filter(team_id=key.team_id, user_id=key.created_by_id).exists()
+    ):
+        return None
+    now = timezone.now()
+    if key.last_used_at is None or now - key.last_used_at > LAST_USED_EVERY:
+        ApiKey.objects.filter(pk=key.pk).update(last_used_at=now)
+        key.last_used_at = now
+    return key

@@ -29,4 +29,26 @@ urlpatterns = [
         views.member_remove,
         name="member_remove",
     ),
+    path("teams/<int:team_id>/api-keys/", views.api_key_create, name="api_key_create"),
+    path(
+        "teams/<int:team_id>/api-keys/<int:key_id>/revoke/",
+        views.api_key_revoke,
+        name="api_key_revoke",
+    ),
+    path("teams/<int:team_id>/webhooks/", views.webhook_endpoint_create, name="webhook_create"),
+    path(
+        "teams/<int:team_id>/webhooks/<int:endpoint_id>/delete/",
+        views.webhook_endpoint_delete,
+        name="webhook_delete",
+    ),
+    path(
+        "teams/<int:team_id>/webhooks/secret/",
+        views.webhook_secret_rotate,
+        name="webhook_secret_rotate",
+    ),
+    path(
+        "teams/<int:team_id>/webhooks/deliveries/",
+        views.webhook_deliveries,
+        name="webhook_deliveries",
+    ),
 ]

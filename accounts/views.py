@@ -16,18 +16,22 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from accounts import selectors, services
 from accounts.forms import (
+    ApiKeyForm,
     MemberAddForm,
     MemberRoleForm,
     SignupForm,
     TeamCreateForm,
+    WebhookEndpointForm,
 )
 from accounts.http import HtmxRequest, TeamRequest
 from accounts.middleware import SESSION_KEY
-from accounts.models import Membership, Role
+from accounts.models import Membership, Role, Team
 from billing import ledger
 from billing import selectors as billing_selectors
 from studio.errors import UserError
 from studio.forms import add_user_error
+from webhooks import selectors as webhook_selectors
+from webhooks import services as webhook_services
 
 
 @require_http_methods(["GET", "POST"])
@@ -96,6 +100,23 @@ def _team_context(request: TeamRequest, team_id: int) -> dict[str, Any]:
         "next_billing": ledger.next_billing_date(team.billing_anchor, timezone.localdate()),
         "add_form": MemberAddForm(),
         "role_choices": Role.choices,
+        **_integrations_context(request, team, me),
+    }
+
+
+def _integrations_context(request: TeamRequest, team: Team, me: Membership) -> dict[str, Any]:
+    """API keys and webhooks: owners and admins see and manage them."""
+    if not me.can_manage_integrations:
+        return {}
+    return {
+        "api_keys": selectors.api_key_list(team=team),
+        "key_form": ApiKeyForm(),
+        # A new key's secret, shown on the page that follows its creation and never again.
+        "new_key": request.session.pop(NEW_KEY_SESSION, None),
+        "endpoints": webhook_selectors.endpoint_list(team=team),
+        "endpoint_form": WebhookEndpointForm(),
+        "deliveries": webhook_selectors.delivery_list(team=team)[:20],
+        "signing_secret": webhook_services.signing_secret(team),
     }
 
 
@@ -186,3 +207,110 @@ def member_remove(request: TeamRequest, team_id: int, membership_id: int) -> Htt
         membership_id,
         lambda m: services.membership_remove(membership=m, actor=request.user),
     )
+
+
+# --- API keys and webhooks ---------------------------------------------------------------------
+
+NEW_KEY_SESSION = "new_api_key"
+
+
+def _manager_team(request: TeamRequest, team_id: int) -> Team:
+    team = selectors.team_get(user=request.user, team_id=team_id)
+    services.require_integrations_manager(team=team, actor=request.user)
+    return team
+
+
+def _section(request: TeamRequest, team_id: int, partial: str, **extra: object) -> HttpResponse:
+    """The section's partial for htmx; otherwise back to the team page."""
+    if request.htmx:
+        context = _team_context(request, team_id) | extra
+        return render(request, f"accounts/_integrations.html#{partial}", context)
+    return redirect(reverse("team_detail", args=[team_id]) + f"#{partial}")
+
+
+@login_required
+@require_POST
+def api_key_create(request: TeamRequest, team_id: int) -> HttpResponse:
+    team = _manager_team(request, team_id)
+    form = ApiKeyForm(request.POST)
+    if form.is_valid():
+        try:
+            _, token = services.api_key_create(
+                team=team,
+                actor=request.user,
+                name=form.cleaned_data["name"],
+                scopes=form.cleaned_data["scopes"],
+            )
+        except UserError as exc:
+            add_user_error(form, exc)
+        else:
+            request.session[NEW_KEY_SESSION] = token
+            return _section(request, team_id, "api-keys")
+    if request.htmx:
+        return _section(request, team_id, "api-keys", key_form=form)
+    context = _team_context(request, team_id) | {"key_form": form}
+    return render(request, "accounts/team_detail.html", context, status=422)
+
+
+@login_required
+@require_POST
+def api_key_revoke(request: TeamRequest, team_id: int, key_id: int) -> HttpResponse:
+    team = _manager_team(request, team_id)
+    key = selectors.api_key_get(team=team, key_id=key_id)
+    services.api_key_revoke(key=key, actor=request.user)
+    if not request.htmx:
+        messages.success(request, f"Revoked {key.name}: it no longer works.")
+    return _section(request, team_id, "api-keys")
+
+
+@login_required
+@require_POST
+def webhook_endpoint_create(request: TeamRequest, team_id: int) -> HttpResponse:
+    team = _manager_team(request, team_id)
+    form = WebhookEndpointForm(request.POST)
+    if form.is_valid():
+        try:
+            webhook_services.webhook_endpoint_create(
+                team=team,
+                actor=request.user,
+                url=form.cleaned_data["url"],
+                description=form.cleaned_data["description"],
+            )
+        except UserError as exc:
+            add_user_error(form, exc)
+        else:
+            return _section(request, team_id, "webhooks")
+    if request.htmx:
+        return _section(request, team_id, "webhooks", endpoint_form=form)
+    context = _team_context(request, team_id) | {"endpoint_form": form}
+    return render(request, "accounts/team_detail.html", context, status=422)
+
+
+@login_required
+@require_POST
+def webhook_endpoint_delete(request: TeamRequest, team_id: int, endpoint_id: int) -> HttpResponse:
+    team = _manager_team(request, team_id)
+    endpoint = webhook_selectors.endpoint_get(team=team, endpoint_id=endpoint_id)
+    webhook_services.webhook_endpoint_delete(endpoint=endpoint)
+    return _section(request, team_id, "webhooks")
+
+
+@login_required
+@require_POST
+def webhook_secret_rotate(request: TeamRequest, team_id: int) -> HttpResponse:
+    team = _manager_team(request, team_id)
+    webhook_services.signing_secret_rotate(team=team)
+    if not request.htmx:
+        messages.success(request, "New signing secret: update your receivers.")
+    return _section(request, team_id, "webhooks")
+
+
+@login_required
+@require_GET
+def webhook_deliveries(request: TeamRequest, team_id: int) -> HttpResponse:
+    """The delivery log, refreshed in place."""
+    _manager_team(request, team_id)
+    template = (
+        "accounts/_integrations.html#deliveries" if request.htmx else "accounts/team_detail.html"
+    )
+    return render(request, template, _team_context(request, team_id))

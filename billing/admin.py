@@ -24,9 +24,9 @@ class _ReadOnlyAdmin(admin.ModelAdmin):
 class PlanAdmin(admin.ModelAdmin):
     list_display = [
         "name", "price_label", "monthly_credits", "max_resolution", "max_duration_s",
-        "commercial_licence", "indemnity", "queue_priority",
+        "commercial_licence", "indemnity", "queue_priority", "api_requests_per_minute",
     ]  # fmt: skip
-    list_editable = ["monthly_credits", "queue_priority"]
+    list_editable = ["monthly_credits", "queue_priority", "api_requests_per_minute"]
 
 
 @admin.register(CreditAccount)

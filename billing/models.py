@@ -36,6 +36,9 @@ class Plan(models.Model):
     is_custom = models.BooleanField(
         default=False, help_text="Limits and credits are negotiated per team (Enterprise)."
     )
+    api_requests_per_minute = models.PositiveIntegerField(
+        default=60, help_text="Requests each API key of a team on this plan may make a minute."
+    )
     sort_order = models.PositiveSmallIntegerField(default=0)
 
     class Meta:

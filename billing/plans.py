@@ -12,6 +12,7 @@ DEFAULT_PLAN_CODE = "free"
 SEED_PLANS: tuple[dict, ...] = (
     {
         "code": "free",
+        "api_requests_per_minute": 30,
         "name": "Free",
         "price_cents": 0,
         "monthly_credits": 30,
@@ -22,6 +23,7 @@ SEED_PLANS: tuple[dict, ...] = (
     },
     {
         "code": "standard",
+        "api_requests_per_minute": 120,
         "name": "Standard",
         "price_cents": 2400,
         "monthly_credits": 500,
@@ -32,6 +34,7 @@ SEED_PLANS: tuple[dict, ...] = (
     },
     {
         "code": "pro",
+        "api_requests_per_minute": 600,
         "name": "Pro",
         "price_cents": 7900,
         "monthly_credits": 2000,
@@ -42,6 +45,7 @@ SEED_PLANS: tuple[dict, ...] = (
     },
     {
         "code": "enterprise",
+        "api_requests_per_minute": 3000,
         "name": "Enterprise",
         "price_cents": None,
         "monthly_credits": 10000,

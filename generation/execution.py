@@ -25,6 +25,7 @@ import numpy as np
 from django.conf import settings
 from django.core.files import File
 from django.db import close_old_connections, connection
+from django.db.models.fields.files import FieldFile
 from django.utils import timezone
 from PIL import Image
 
@@ -85,12 +86,18 @@ def _source_clip(job: RenderJob) -> runtime.Clip:
         return runtime.read_clip(tmp.name)
 
 
+def _picture(file: FieldFile) -> np.ndarray:
+    with file.open("rb") as fh, Image.open(fh) as img:
+        return np.array(img.convert("RGB"))  # (H, W, 3) uint8, writable: torch wraps it
+
+
 def render_spec(job: RenderJob, source: runtime.Clip | None) -> runtime.RenderSpec:
     """The engine's view of a job: its recipe and its inputs, as plain values."""
-    image = None
-    if job.mode == Mode.IMAGE:
-        with job.input_image.open("rb") as fh, Image.open(fh) as img:
-            image = np.array(img.convert("RGB"))  # (H, W, 3) uint8, writable: torch wraps it
+    image = end_image = None
+    if job.mode in (Mode.IMAGE, Mode.KEYFRAMES):
+        image = _picture(job.input_image)
+    if job.mode == Mode.KEYFRAMES:
+        end_image = _picture(job.input_end_image)
     return runtime.RenderSpec(
         prompt=job.prompt,
         mode=Mode(job.mode),
@@ -102,6 +109,8 @@ def render_spec(job: RenderJob, source: runtime.Clip | None) -> runtime.RenderSp
         source=source,
         strength=float(job.recipe.get("strength", 0.6)),
         adapter=_adapter(job),
+        end_image=end_image,
+        loop=bool(job.recipe.get("loop", False)),
     )
 
 

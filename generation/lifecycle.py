@@ -18,7 +18,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from billing import ledger
-from generation import progress, queue
+from generation import documents, events, progress, queue
 from generation.models import RenderJob
 
 log = logging.getLogger(__name__)
@@ -31,10 +31,12 @@ def _lock(job_id: int) -> RenderJob:
 
 def _transition(job: RenderJob, new_state: str, **fields: object) -> RenderJob:
     job.check_transition(new_state)
+    before = documents.client_state(job)
     job.state = new_state
     for name, value in fields.items():
         setattr(job, name, value)
     job.save()
+    events.job_changed(job, before=before)
     transaction.on_commit(lambda: progress.push(job))
     return job
 

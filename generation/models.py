@@ -35,6 +35,8 @@ class RenderBatch(models.Model):
     # Empty for batches older than the fingerprint (they match any replay).
     fingerprint = models.CharField(max_length=64, blank=True)
     takes = models.PositiveSmallIntegerField(default=1)
+    # Where each take's state changes are posted, signed (an API client's callback).
+    callback_url = models.URLField(max_length=500, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -86,12 +88,13 @@ class RenderJob(models.Model):
     requested_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
     )
-    # Inputs: the clip a restyle or extension starts from, the frame an image-to-video
-    # animates.
+    # Inputs: the clip a restyle, extension or reframe starts from, the frame an
+    # image-to-video animates (or start + end keyframes run from and to).
     source_job = models.ForeignKey(
         "self", on_delete=models.PROTECT, null=True, blank=True, related_name="derived_jobs"
     )
     input_image = models.ImageField(upload_to=input_path, max_length=300, blank=True)
+    input_end_image = models.ImageField(upload_to=input_path, max_length=300, blank=True)
     # The request, frozen: everything needed to reproduce the clip.
     prompt = models.TextField()
     mode = models.CharField(max_length=16, choices=MODE_CHOICES)

@@ -10,17 +10,21 @@ prompt, a price that cannot be computed) naming the form field it concerns.
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 from django.core.files import File
+from django.core.files.base import ContentFile
 from PIL import Image
 
 from billing import pricing
 from billing.limits import PlanLimits
+from generation import runtime
 from generation.engine.camera import ASPECT_RATIOS, CameraSpec
-from generation.models import RenderJob
+from generation.engine.camera_language import parse_camera_language
+from generation.models import Artifact, RenderJob
 from generation.runtime import engine_info
 from generation.vocabulary import Mode, Quality, Resolution
 from moderation import services as moderation
@@ -36,18 +40,25 @@ MAX_TAKES = 4
 RESTYLE_STRENGTH = (0.05, 1.0)
 EXTEND_STEP_S = (1, 10)
 
-# What the studio's forms take today, and what they say about the rest. The active backend
-# may not render every offered mode either: ``mode_refusal`` says why, in its words.
+# The render service takes every mode the active backend can render (the API offers them
+# all); the composer's form carries these four so far, and says where the other two are.
 OFFERED_MODES = (Mode.TEXT, Mode.IMAGE, Mode.RESTYLE, Mode.EXTEND)
 NOT_OFFERED = {
-    Mode.KEYFRAMES: "the render service does not take a start and an end frame; use image to video",
-    Mode.REFRAME: "the render service cannot change a finished clip's framing; use restyle",
+    Mode.KEYFRAMES: "the composer does not take an end frame yet; the API does (docs/api.md)",
+    Mode.REFRAME: "the composer cannot reframe a clip yet; the API can (docs/api.md)",
 }
-SOURCE_MODES = (Mode.RESTYLE, Mode.EXTEND)
+SOURCE_MODES = (Mode.RESTYLE, Mode.EXTEND, Mode.REFRAME)
+# A loop's path runs out and back from its first frame, which these modes choose freely.
+LOOP_MODES = (Mode.TEXT, Mode.IMAGE)
 
 
 class RenderRejected(UserError):
     """The request cannot be rendered as asked; ``field`` names the form field concerned."""
+
+
+class SourceNotFound(RenderRejected):
+    """A render the request starts from is missing or another team's: to the team that
+    asked, the two are the same (an API answers 404)."""
 
 
 def _mode_note(mode: Mode) -> str | None:
@@ -57,9 +68,15 @@ def _mode_note(mode: Mode) -> str | None:
 
 
 def mode_refusal(mode: Mode) -> str | None:
-    """Why ``mode`` cannot be rendered, or None when it can: the studio does not offer it yet,
-    or the active backend cannot render it (its capability matrix says why)."""
+    """Why the composer cannot render ``mode``, or None when it can: the form does not offer
+    it yet, or the active backend cannot render it (its capability matrix says why)."""
     note = _mode_note(mode)
+    return f"{mode.label}: {note}" if note else None
+
+
+def backend_refusal(mode: Mode) -> str | None:
+    """Why the active backend cannot render ``mode``, or None: what the service refuses."""
+    note = engine_info().capabilities.why_not(mode)
     return f"{mode.label}: {note}" if note else None
 
 
@@ -83,9 +100,12 @@ def model_duration_refusal(seconds: int) -> str | None:
 class RenderRequest:
     """What a creator asks for; the forms, re-roll and promote (and later the API) build one.
 
-    The camera carries the aspect ratio. Restyle and extend start from ``source_job_id``, a
-    finished render of the team; image to video animates ``image``; ``strength`` is how far
-    a restyle may move from its source.
+    The camera carries the aspect ratio. Restyle, extend and reframe start from
+    ``source_job_id``, a finished render of the team; ``strength`` is how far a restyle may
+    move from its source. Image to video animates a start frame, and start + end keyframes
+    run from a start frame to an end frame: each is an upload (``image``, ``end_image``) or
+    a finished render of the team (``image_job_id``: its last frame starts the clip;
+    ``end_image_job_id``: its first frame ends it). ``loop``: the camera goes out and back.
     """
 
     prompt: str
@@ -99,23 +119,20 @@ class RenderRequest:
     commercial: bool = False
     source_job_id: int | None = None
     strength: float = 0.6
+    loop: bool = False
+    image_job_id: int | None = None
+    end_image_job_id: int | None = None
     image: File | None = field(default=None, compare=False, repr=False)
+    end_image: File | None = field(default=None, compare=False, repr=False)
 
     @property
     def aspect(self) -> str:
         return self.camera.aspect
 
     def fingerprint(self, *, takes: int) -> str:
-        """SHA-256 of the request as asked (the image by its bytes): two submits with one
+        """SHA-256 of the request as asked (an upload by its bytes): two submits with one
         idempotency key must have asked for the same thing."""
-        image = None
-        if self.image is not None:
-            digest = hashlib.sha256()
-            for chunk in self.image.chunks():
-                digest.update(chunk)
-            self.image.seek(0)
-            image = digest.hexdigest()
-        fields = {
+        fields: dict[str, object] = {
             "prompt": self.prompt.strip(),
             "mode": str(self.mode),
             "quality": str(self.quality),
@@ -127,10 +144,29 @@ class RenderRequest:
             "commercial": self.commercial,
             "source_job_id": self.source_job_id,
             "strength": float(self.strength),
-            "image": image,
+            "image": _digest(self.image),
             "takes": takes,
         }
+        # Only when asked for, so a request without them keeps the fingerprint it had
+        # before they existed (a replay across an upgrade still matches).
+        extra = {
+            "loop": self.loop or None,
+            "image_job_id": self.image_job_id,
+            "end_image_job_id": self.end_image_job_id,
+            "end_image": _digest(self.end_image),
+        }
+        fields |= {name: value for name, value in extra.items() if value is not None}
         return hashlib.sha256(json.dumps(fields, sort_keys=True).encode()).hexdigest()
+
+
+def _digest(upload: File | None) -> str | None:
+    if upload is None:
+        return None
+    digest = hashlib.sha256()
+    for chunk in upload.chunks():
+        digest.update(chunk)
+    upload.seek(0)
+    return digest.hexdigest()
 
 
 @dataclass(frozen=True)
@@ -140,8 +176,10 @@ class Quote:
     Args:
         asked: the request as the creator sent it.
         request: the request as its inputs fix it (a restyle keeps its source's length,
-            frame rate and aspect; an extension its source's frame rate and aspect).
-        source: the finished render a restyle or an extension starts from.
+            frame rate and aspect; an extension its source's frame rate and aspect; a
+            reframe its source's length, frame rate and camera; a start or end frame taken
+            from a render is its ``image`` or ``end_image``).
+        source: the finished render a restyle, an extension or a reframe starts from.
         billed_seconds: what is priced (an extension bills only its new seconds).
         per_take: the price of one take.
         takes: how many takes, with seeds s, s+1, …
@@ -170,30 +208,44 @@ def camera_from_data(data: object) -> CameraSpec:
         raise RenderRejected(f"Camera: {exc}", field="camera") from exc
 
 
+def camera_from_words(words: str, base: CameraSpec | None = None) -> CameraSpec:
+    """``base`` (or the default camera) with what camera words say applied ("slow push-in,
+    85mm, f/1.4"): the phrases the composer turns into chips."""
+    parsed = parse_camera_language(words)
+    if parsed.errors:
+        raise RenderRejected(f"Camera words: {'; '.join(parsed.errors)}.", field="camera_words")
+    try:
+        return parsed.to_spec(base)
+    except ValueError as exc:
+        raise RenderRejected(f"Camera words: {exc}", field="camera_words") from exc
+
+
+def _finished(team: Team, job_id: int | None, *, field: str) -> RenderJob:
+    job = RenderJob.objects.filter(team=team, pk=job_id).first() if job_id else None
+    if job is None:  # another team's render is as absent as a missing one
+        raise SourceNotFound("Choose a finished render of your team to start from.", field=field)
+    if job.state != RenderJob.State.SUCCEEDED:
+        raise RenderRejected("That render has not finished yet.", field=field)
+    return job
+
+
 def _source(team: Team, req: RenderRequest) -> RenderJob:
-    source = (
-        RenderJob.objects.filter(team=team, pk=req.source_job_id).first()
-        if req.source_job_id
-        else None
-    )
-    if source is None:  # another team's render is as absent as a missing one
-        raise RenderRejected(
-            "Choose a finished render of your team to start from.", field="source_job"
-        )
-    if source.state != RenderJob.State.SUCCEEDED:
-        raise RenderRejected("That render has not finished yet.", field="source_job")
-    return source
+    return _finished(team, req.source_job_id, field="source_job")
 
 
-def _check_image(image: File | None, *, draft: bool) -> None:
+def _check_image(
+    image: File | None,
+    *,
+    draft: bool,
+    field: str = "image",
+    missing: str = "Image to video needs a reference frame: upload an image.",
+) -> None:
     if image is None:
         if draft:  # the live estimate is a GET: it cannot carry the upload
             return
-        raise RenderRejected(
-            "Image to video needs a reference frame: upload an image.", field="image"
-        )
+        raise RenderRejected(missing, field=field)
     if image.size is not None and image.size > MAX_IMAGE_BYTES:
-        raise RenderRejected("Reference frames are limited to 20 MB.", field="image")
+        raise RenderRejected("Reference frames are limited to 20 MB.", field=field)
     try:
         image.seek(0)
         with Image.open(image) as img:
@@ -201,20 +253,90 @@ def _check_image(image: File | None, *, draft: bool) -> None:
         image.seek(0)
     except Exception as exc:  # an upload is untrusted: PIL raises many types for a bad file
         raise RenderRejected(
-            "That file is not an image we can read (PNG, JPEG or WebP).", field="image"
+            "That file is not an image we can read (PNG, JPEG or WebP).", field=field
         ) from exc
+
+
+def _frame_of(job: RenderJob, which: Literal["first", "last"]) -> File:
+    """The first or last delivered frame of a finished render, as a PNG upload."""
+    artifact = job.artifacts.filter(kind=Artifact.Kind.VIDEO).first()
+    if artifact is None:
+        raise RenderRejected("That render has no video to take a frame from.")
+    with artifact.file.open("rb") as fh:
+        frame = runtime.video_frame(fh, which)  # (H, W, 3) uint8
+    buffer = io.BytesIO()
+    Image.fromarray(frame).save(buffer, format="PNG")
+    return ContentFile(buffer.getvalue(), name=f"job-{job.pk}-{which}.png")
+
+
+def _frame(
+    team: Team,
+    upload: File | None,
+    job_id: int | None,
+    *,
+    which: Literal["first", "last"],
+    field: str,
+    draft: bool,
+    missing: str,
+) -> File | None:
+    """A start or end frame: an upload, or a frame of a finished render (the last frame of
+    the render a clip starts from, the first frame of the one it leads into)."""
+    if upload is not None and job_id is not None:
+        raise RenderRejected("Send an image or a render to take it from, not both.", field=field)
+    if job_id is None:
+        _check_image(upload, draft=draft, field=field, missing=missing)
+        return upload
+    job = _finished(team, job_id, field=field)
+    if draft:  # the estimate does not need the pixels
+        return None
+    try:
+        return _frame_of(job, which)
+    except RenderRejected as exc:
+        raise RenderRejected(exc.message, field=field) from exc
 
 
 def _inputs(
     team: Team, req: RenderRequest, limits: PlanLimits, *, draft: bool
 ) -> tuple[RenderRequest, RenderJob | None, int]:
     """The mode's inputs, checked: the request as they fix it, its source, the seconds to bill."""
+    if req.loop and req.mode not in LOOP_MODES:
+        labels = " and ".join(m.label.lower() for m in LOOP_MODES)
+        raise RenderRejected(f"Only {labels} can loop.", field="loop")
     if req.mode == Mode.TEXT:
         return req, None, req.duration_s
-    if req.mode == Mode.IMAGE:
-        _check_image(req.image, draft=draft)
-        return req, None, req.duration_s
+    if req.mode in (Mode.IMAGE, Mode.KEYFRAMES):
+        keyframes = req.mode == Mode.KEYFRAMES
+        missing = (
+            "Start + end keyframes needs a start frame: upload an image or name a render."
+            if keyframes
+            else "Image to video needs a reference frame: upload an image."
+        )
+        start = _frame(
+            team, req.image, req.image_job_id, which="last", field="image", draft=draft,
+            missing=missing,
+        )  # fmt: skip
+        fixed = replace(req, image=start)
+        if keyframes:
+            end = _frame(
+                team, req.end_image, req.end_image_job_id, which="first", field="end_image",
+                draft=draft,
+                missing="Start + end keyframes needs an end frame: upload an image or name a "
+                "render.",
+            )  # fmt: skip
+            fixed = replace(fixed, end_image=end)
+        return fixed, None, req.duration_s
     source = _source(team, req)
+    if req.mode == Mode.REFRAME:
+        if req.camera.aspect == source.aspect:
+            raise RenderRejected(
+                f"Reframe to another aspect ratio than the source's {source.aspect}.",
+                field="aspect",
+            )
+        # The source's own camera seen through the new gate: its moves are what the clip
+        # shows, and what its conformance is measured against.
+        camera = replace(source.camera, aspect=req.camera.aspect)
+        fixed = replace(req, duration_s=source.duration_s, fps=source.fps, camera=camera)
+        return fixed, source, source.duration_s
     camera = replace(req.camera, aspect=source.aspect)
     if req.mode == Mode.RESTYLE:
         low, high = RESTYLE_STRENGTH
@@ -252,9 +374,11 @@ def validate(
         raise RenderRejected("Describe the shot: the prompt is empty.", field="prompt")
     if len(prompt) > MAX_PROMPT:
         raise RenderRejected(f"Prompts are limited to {MAX_PROMPT} characters.", field="prompt")
+    if "\x00" in prompt:  # a form refuses it too; no database stores it
+        raise RenderRejected("The prompt contains a null character.", field="prompt")
     if req.mode not in set(Mode):
         raise RenderRejected("Choose a mode.", field="mode")
-    refusal = mode_refusal(Mode(req.mode))
+    refusal = backend_refusal(Mode(req.mode))
     if refusal:
         raise RenderRejected(refusal, field="mode")
     if req.quality not in set(Quality):

@@ -20,7 +20,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO, Literal
 
 import numpy as np
 import torch
@@ -101,11 +101,13 @@ class RenderSpec:
     Args:
         prompt, mode, quality, seed, camera: the recipe.
         duration_s: seconds to render (an extension: the new seconds).
-        image: image to video's frame, uint8 (H, W, 3).
-        source: the clip a restyle or an extension starts from, as delivered.
+        image: image to video's frame, or the start keyframe, uint8 (H, W, 3).
+        source: the clip a restyle, an extension or a reframe starts from, as delivered.
         strength: how far a restyle may move from its source, 0.05–1.
         adapter: a character adapter folder (made by :func:`train_character` for this
             backend) and its weight, or None.
+        end_image: the end keyframe, uint8 (H, W, 3).
+        loop: the camera goes out and back, so the clip loops.
     """
 
     prompt: str
@@ -118,6 +120,8 @@ class RenderSpec:
     source: Clip | None = None
     strength: float = 0.6
     adapter: tuple[Path, float] | None = None
+    end_image: np.ndarray | None = None
+    loop: bool = False
 
 
 def _engine_settings() -> dict[str, Any]:
@@ -299,18 +303,17 @@ def backend_request(spec: RenderSpec, caps: Capabilities) -> BackendRequest:
     frame rate, inputs re-timed to it."""
     native_fps = caps.fps
     native_frames = native_frames_needed(spec.duration_s, native_fps)
-    inputs: dict[str, Any] = {}
-    if spec.mode == Mode.IMAGE:
-        inputs["image"] = spec.image
+    inputs: dict[str, Any] = _keyframe_inputs(spec)
     if spec.source is not None:
         video = video_io.resample_fps(spec.source.frames, spec.source.fps, native_fps)
-        if spec.mode == Mode.RESTYLE:
+        if spec.mode in (Mode.RESTYLE, Mode.REFRAME):
             # A delivered clip's last frame sits one frame before its end; hold it so the
-            # restyle covers the whole duration, as a text-to-video render does.
+            # clip covers the whole duration, as a text-to-video render does.
             short = native_frames - video.shape[0]
             if short > 0:
                 video = torch.cat([video, video[-1:].expand(short, -1, -1, -1)])
             video = video[:native_frames]
+        if spec.mode == Mode.RESTYLE:
             inputs["strength"] = spec.strength
         inputs["video"] = video  # (T', H, W, 3) at native timing
         inputs["video_fps"] = native_fps
@@ -326,6 +329,22 @@ def backend_request(spec: RenderSpec, caps: Capabilities) -> BackendRequest:
         camera=spec.camera,
         **inputs,
     )
+
+
+# Start and end keyframes and looping: what the request passes besides the clip.
+def _keyframe_inputs(spec: RenderSpec) -> dict[str, Any]:
+    inputs: dict[str, Any] = {"loop": spec.loop}
+    if spec.mode in (Mode.IMAGE, Mode.KEYFRAMES):
+        inputs["image"] = spec.image
+    if spec.mode == Mode.KEYFRAMES:
+        inputs["end_image"] = spec.end_image
+    return inputs
+
+
+def video_frame(source: BinaryIO | str | Path, which: Literal["first", "last"]) -> np.ndarray:
+    """The first or last frame of a delivered clip, uint8 (H, W, 3): a start frame taken
+    from the end of one render, or an end frame from the start of another."""
+    return video_io.read_frame(source, which)
 
 
 def generate(

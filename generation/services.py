@@ -15,6 +15,7 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from django.core.files import File
 from django.db import transaction
 
 from billing import ledger
@@ -83,7 +84,7 @@ def _recipe(quote: Quote, seed: int) -> dict[str, Any]:
     plain = {
         f.name: getattr(request, f.name)
         for f in fields(request)
-        if f.name not in ("image", "camera")
+        if f.name not in ("image", "end_image", "camera")
     }
     return {
         **plain,
@@ -104,15 +105,27 @@ def _recipe(quote: Quote, seed: int) -> dict[str, Any]:
     }
 
 
+def _save_input(job: RenderJob, field: str, upload: File, stem: str) -> None:
+    suffix = Path(upload.name or "frame.png").suffix.lower() or ".png"
+    getattr(job, field).save(f"{stem}{suffix}", upload, save=False)
+    job.recipe = {**job.recipe, field: getattr(job, field).name}
+
+
 @transaction.atomic
 def render_batch_submit(
-    *, quote: Quote, user: User, idempotency_key: str = "", shot_id: int | None = None
+    *,
+    quote: Quote,
+    user: User,
+    idempotency_key: str = "",
+    shot_id: int | None = None,
+    callback_url: str = "",
 ) -> Submitted:
     """Reserve, create and queue the quote's takes, with seeds s, s+1, …; all or none.
 
     Runs under one lock of the team's credit account, so a replay of the same key finds
     the first submit's batch before any balance is looked at, and two submits that the
-    balance fits only once reserve once.
+    balance fits only once reserve once. ``callback_url`` (checked beforehand with
+    ``webhooks.services.target_check``) receives each take's state changes.
 
     Raises:
         ledger.InsufficientCredits: the takes cost more than the team has (nothing reserved).
@@ -136,6 +149,7 @@ def render_batch_submit(
         idempotency_key=idempotency_key,
         fingerprint=fingerprint,
         takes=quote.takes,
+        callback_url=callback_url,
     )
     first_seed = request.seed if request.seed is not None else secrets.randbelow(SEED_SPACE)
     info = engine_info()
@@ -166,11 +180,18 @@ def render_batch_submit(
             priority=_queue_priority(team),
             source_job=quote.source,
         )
-        if request.image is not None:
-            suffix = Path(request.image.name or "frame.png").suffix.lower() or ".png"
-            job.input_image.save(f"job-{job.pk}{suffix}", request.image, save=False)
-            job.recipe = {**job.recipe, "input_image": job.input_image.name}
-            job.save(update_fields=["input_image", "recipe"])
+        inputs = [
+            (name, upload, stem)
+            for name, upload, stem in (
+                ("input_image", request.image, f"job-{job.pk}"),
+                ("input_end_image", request.end_image, f"job-{job.pk}-end"),
+            )
+            if upload is not None
+        ]
+        for name, upload, stem in inputs:
+            _save_input(job, name, upload, stem)
+        if inputs:
+            job.save(update_fields=[name for name, _, _ in inputs] + ["recipe"])
         jobs.append(job)
     transaction.on_commit(lambda: [queue.render_job_enqueue(job) for job in jobs])
     return Submitted(batch=batch, jobs=jobs, replayed=False)
@@ -184,6 +205,7 @@ def render_submit(
     takes: int = 1,
     idempotency_key: str = "",
     shot_id: int | None = None,
+    callback_url: str = "",
 ) -> Submitted:
     """Quote and submit in one call: a replayed key returns its batch without a new quote.
 
@@ -197,5 +219,9 @@ def render_submit(
         return earlier
     quote = requests.quote(team=team, request=request, takes=takes, user=user)
     return render_batch_submit(
-        quote=quote, user=user, idempotency_key=idempotency_key, shot_id=shot_id
+        quote=quote,
+        user=user,
+        idempotency_key=idempotency_key,
+        shot_id=shot_id,
+        callback_url=callback_url,
     )

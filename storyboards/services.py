@@ -159,6 +159,7 @@ def shot_render(
     fields: dict[str, Any] | None = None,
     takes: int = 1,
     idempotency_key: str = "",
+    callback_url: str = "",
 ) -> tuple[Shot, list[RenderJob]]:
     """Render ``takes`` takes of a shot (seeds s, s+1, …) and circle the first.
 
@@ -183,7 +184,11 @@ def shot_render(
         if shot is None:
             raise ValueError("shot_render needs a shot or the fields of a new one")
         submitted = render_services.render_batch_submit(
-            quote=quote, user=user, idempotency_key=idempotency_key, shot_id=shot.pk
+            quote=quote,
+            user=user,
+            idempotency_key=idempotency_key,
+            shot_id=shot.pk,
+            callback_url=callback_url,
         )
         if submitted.replayed:
             # A concurrent submit with this key won the lock and saved its own shot.
@@ -222,10 +227,12 @@ def job_request(job: RenderJob, **overrides: Any) -> RenderRequest:
         "commercial": recipe.get("commercial", False),
         "source_job_id": job.source_job_id,
         "strength": recipe.get("strength", 0.6),
+        "loop": recipe.get("loop", False),
     }
-    if job.input_image:
-        # Image to video: the same reference frame again.
-        fields["image"] = File(job.input_image.open("rb"), name=Path(job.input_image.name).name)
+    # Image to video, start + end keyframes: the same frames again.
+    for name, upload in (("image", job.input_image), ("end_image", job.input_end_image)):
+        if upload:
+            fields[name] = File(upload.open("rb"), name=Path(upload.name).name)
     return RenderRequest(**(fields | overrides))
 
 

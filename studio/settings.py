@@ -58,12 +58,15 @@ INSTALLED_APPS = [
     "channels",
     "django_htmx",
     "template_partials",
+    "ninja",
     "studio",
     "accounts",
     "billing",
     "moderation",
     "generation",
     "storyboards",
+    "webhooks",
+    "api",
 ]
 
 MIDDLEWARE = [
@@ -205,6 +208,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "generation.tasks.render_jobs_reap",
         "schedule": 30.0,
     },
+    "webhook-deliveries-sweep": {
+        "task": "webhooks.tasks.webhook_deliveries_sweep",
+        "schedule": 60.0,
+    },
 }
 
 # --- Auth, sessions, email --------------------------------------------------------------
@@ -294,3 +301,17 @@ RENDER_STALE_AFTER_S = env.float("RENDER_STALE_AFTER_S", default=60.0)
 RENDER_MAX_ATTEMPTS = env.int("RENDER_MAX_ATTEMPTS", default=2)
 # A queued job not picked up for this long is handed to the broker again (idempotent).
 RENDER_REQUEUE_AFTER_S = env.float("RENDER_REQUEUE_AFTER_S", default=600.0)
+
+# --- The public API and webhooks ----------------------------------------------------------
+
+# Requests per key are counted in windows of this many seconds; a plan's per-minute rate
+# is scaled to the window.
+API_RATE_WINDOW_S = env.float("API_RATE_WINDOW_S", default=60.0)
+# Deliveries to loopback, private and link-local addresses are refused unless this is on
+# (a server inside a private network that posts to its neighbours on purpose; the tests).
+WEBHOOK_ALLOW_PRIVATE_TARGETS = env.bool("WEBHOOK_ALLOW_PRIVATE_TARGETS", default=False)
+# Seconds before each retry of a failed delivery; after the last, it is given up.
+WEBHOOK_RETRY_DELAYS_S = env.list(
+    "WEBHOOK_RETRY_DELAYS_S", cast=float, default=[10.0, 60.0, 300.0, 1800.0]
+)
+WEBHOOK_TIMEOUT_S = env.float("WEBHOOK_TIMEOUT_S", default=10.0)

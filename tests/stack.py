@@ -108,13 +108,14 @@ def web_argv(port: int) -> list[str]:
     return [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), app]
 
 
-def worker_argv(hostname: str, *, app: str = "studio.celery:app") -> list[str]:
-    """The GPU worker as ``runstack`` starts it (prefork, one process, fair scheduling)."""
+def worker_argv(hostname: str, *, app: str = "studio.celery:app", queue: str = "gpu") -> list[str]:
+    """A worker as ``runstack`` starts it (prefork, one process, fair scheduling); the GPU
+    queue's by default."""
     return [
         sys.executable, "-m", "celery", "-A", app, "worker",
         "--pool", "prefork", "-O", "fair", "--loglevel", "INFO",
         "--without-mingle", "--without-gossip",
-        "-Q", "gpu", "--concurrency", "1", "--hostname", f"{hostname}@%h",
+        "-Q", queue, "--concurrency", "1", "--hostname", f"{hostname}@%h",
     ]  # fmt: skip
 
 
@@ -141,11 +142,13 @@ class StackProcesses:
         self._sup.wait_for(lambda: _accepts(self.port), timeout_s=STARTUP_TIMEOUT_S, what="daphne")
         return self.port
 
-    def start_worker(self, *, app: str = "studio.celery:app") -> Child:
-        """Start a fresh GPU worker and wait until it consumes from the queue."""
+    def start_worker(self, *, app: str = "studio.celery:app", queue: str = "gpu") -> Child:
+        """Start a fresh worker (of the GPU queue unless told) and wait until it consumes."""
         self._workers += 1
-        name = f"gpu{self._workers}"
-        child = self._sup.start(name, worker_argv(name, app=app), env=self.env, grace_s=10)
+        name = f"{queue}{self._workers}"
+        child = self._sup.start(
+            name, worker_argv(name, app=app, queue=queue), env=self.env, grace_s=10
+        )
         ready = re.compile(rf"^{name}\s+\|.* ready\.$", re.M)
         self._sup.wait_for(
             lambda: bool(ready.search(self.output)),

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from fractions import Fraction
 from pathlib import Path
+from typing import BinaryIO, Literal
 
 import av
 import numpy as np
@@ -83,6 +84,24 @@ def decode_video(path: str | Path) -> tuple[np.ndarray, float]:
     if not frames:
         raise ValueError(f"{path} has no video frames")
     return np.stack(frames), fps
+
+
+def read_frame(source: str | Path | BinaryIO, which: Literal["first", "last"]) -> np.ndarray:
+    """One frame of a video file (a path or an open binary file), decoding no further than
+    it must: the first frame stops at once, the last keeps only the newest.
+
+    Returns:
+        uint8 (H, W, 3) RGB.
+    """
+    frame = None
+    with av.open(source if not isinstance(source, Path) else str(source), "r") as container:
+        for decoded in container.decode(container.streams.video[0]):
+            frame = decoded
+            if which == "first":
+                break
+        if frame is None:
+            raise ValueError("the video has no frames")
+        return frame.to_ndarray(format="rgb24")
 
 
 def write_poster(frames: Frames, path: str | Path, *, index: int = 0, quality: int = 90) -> Path:

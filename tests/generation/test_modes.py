@@ -11,7 +11,8 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from PIL import Image
 
 from billing import ledger
-from generation import execution, requests
+from generation import execution, requests, runtime
+from generation.engine.camera import CameraSpec
 from generation.engine.video_io import decode_video
 from generation.models import RenderJob
 from generation.requests import RenderRejected
@@ -114,8 +115,96 @@ def test_another_teams_render_cannot_be_a_source(finished, small_request) -> Non
         )
 
 
-def test_keyframes_mode_says_what_to_use_instead(small_request) -> None:
+def _mean_rgb(frame: np.ndarray) -> np.ndarray:
+    return frame.reshape(-1, 3).astype(np.float64).mean(axis=0)
+
+
+def test_keyframes_run_from_the_start_frame_to_the_end_frame(small_request) -> None:
     team, owner = team_with_owner()
-    with pytest.raises(RenderRejected, match="use image to video") as info:
-        submit_one(team=team, user=owner, request=replace(small_request, mode="keyframes"))
-    assert info.value.field == "mode"
+    red, blue = (220, 30, 30), (30, 30, 220)
+    request = replace(
+        small_request, mode="keyframes", image=_png(red), end_image=_png(blue), camera=CameraSpec()
+    )
+    job = submit_one(team=team, user=owner, request=request)
+    assert job.input_image and job.input_end_image
+    spec = execution.render_spec(job, None)
+    assert spec.image is not None and spec.end_image is not None
+    assert execution.render_job_execute(job.pk) == State.SUCCEEDED
+    frames, _ = decode_video(job.artifacts.get(kind="video").file.path)
+    first, last = _mean_rgb(frames[0]), _mean_rgb(frames[-1])
+    assert first[0] > first[2] + 60  # red where the clip starts
+    assert last[2] > last[0] + 60  # blue where it ends
+
+
+def test_keyframes_taken_from_renders_use_their_last_and_first_frames(
+    finished, small_request
+) -> None:
+    team, owner, source = finished
+    request = replace(
+        small_request, mode="keyframes", image_job_id=source.pk, end_image_job_id=source.pk
+    )
+    job = submit_one(team=team, user=owner, request=request)
+    source_frames, _ = decode_video(source.artifacts.get(kind="video").file.path)
+    with job.input_image.open("rb") as fh, Image.open(fh) as img:
+        start = np.asarray(img.convert("RGB"))
+    with job.input_end_image.open("rb") as fh, Image.open(fh) as img:
+        end = np.asarray(img.convert("RGB"))
+    assert np.array_equal(start, source_frames[-1])
+    assert np.array_equal(end, source_frames[0])
+    assert job.recipe["image_job_id"] == source.pk == job.recipe["end_image_job_id"]
+    assert execution.render_job_execute(job.pk) == State.SUCCEEDED
+
+
+def test_a_frame_of_another_teams_render_is_not_found(finished, small_request) -> None:
+    _, _, source = finished
+    team, owner = team_with_owner()
+    request = replace(small_request, mode="i2v", image_job_id=source.pk)
+    with pytest.raises(requests.SourceNotFound) as info:
+        submit_one(team=team, user=owner, request=request)
+    assert info.value.field == "image"
+    assert not RenderJob.objects.filter(team=team).exists()
+
+
+def test_keyframes_need_an_end_frame(small_request) -> None:
+    team, owner = team_with_owner()
+    with pytest.raises(RenderRejected, match="needs an end frame") as info:
+        submit_one(
+            team=team, user=owner, request=replace(small_request, mode="keyframes", image=_png())
+        )
+    assert info.value.field == "end_image"
+
+
+def test_reframe_sees_the_source_through_another_aspect(finished, small_request) -> None:
+    team, owner, source = finished
+    request = replace(
+        small_request,
+        mode="reframe",
+        source_job_id=source.pk,
+        duration_s=5,
+        camera=CameraSpec(aspect="9:16"),
+    )
+    job = submit_one(team=team, user=owner, request=request)
+    # The source's length, frame rate and camera, through the new gate.
+    assert (job.duration_s, job.fps) == (source.duration_s, source.fps)
+    assert job.camera == replace(source.camera, aspect="9:16")
+    assert execution.render_job_execute(job.pk) == State.SUCCEEDED
+    frames, _ = decode_video(job.artifacts.get(kind="video").file.path)
+    assert frames.shape == (source.duration_s * source.fps, 960, 540, 3)
+
+
+def test_reframe_to_the_same_aspect_is_refused(finished, small_request) -> None:
+    team, owner, source = finished
+    request = replace(small_request, mode="reframe", source_job_id=source.pk)
+    with pytest.raises(RenderRejected, match="another aspect ratio") as info:
+        submit_one(team=team, user=owner, request=request)
+    assert info.value.field == "aspect"
+
+
+def test_loop_reaches_the_engine(small_request) -> None:
+    team, owner = team_with_owner()
+    job = submit_one(team=team, user=owner, request=replace(small_request, loop=True))
+    assert job.recipe["loop"] is True
+    spec = execution.render_spec(job, None)
+    assert spec.loop
+    assert runtime._request(spec, 24.0).loop
+    assert execution.render_job_execute(job.pk) == State.SUCCEEDED

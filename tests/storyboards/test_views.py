@@ -194,7 +194,7 @@ def test_estimate_names_the_plan_limit_beside_the_field(owner_client) -> None:
     ("changes", "field", "message"),
     [
         ({"prompt": ""}, "prompt", "required"),
-        ({"mode": "keyframes"}, "mode", "start and an end frame"),
+        ({"mode": "keyframes"}, "mode", "does not take an end frame yet"),
         ({"mode": "i2v"}, "image", "upload an image"),
         ({"mode": "v2v"}, "source_job", "Choose the render to start from"),
         ({"focal_mm": 300}, "focal_mm", "less than or equal to 200"),
