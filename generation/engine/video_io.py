@@ -27,6 +27,9 @@ def _numpy(frames: Frames) -> np.ndarray:
     return arr
 
 
+ENCODER_THREADS = 2
+
+
 def encode_mp4(
     frames: Frames,
     path: str | Path,
@@ -59,6 +62,9 @@ def encode_mp4(
         stream.width, stream.height = w, h
         stream.pix_fmt = "yuv420p"
         stream.options = {"crf": str(crf), "preset": preset}
+        # x264's output depends on its thread count, which it would otherwise take from the
+        # CPUs this process may use at the moment: fixed, the same frames give the same file.
+        stream.thread_count = ENCODER_THREADS
         for i in range(t):
             frame = av.VideoFrame.from_ndarray(arr[i], format="rgb24")
             for packet in stream.encode(frame):

@@ -206,5 +206,5 @@ def test_loop_reaches_the_engine(small_request) -> None:
     assert job.recipe["loop"] is True
     spec = execution.render_spec(job, None)
     assert spec.loop
-    assert runtime._request(spec, 24.0).loop
+    assert runtime.backend_request(spec, runtime.backend().capabilities).loop
     assert execution.render_job_execute(job.pk) == State.SUCCEEDED

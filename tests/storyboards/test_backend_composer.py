@@ -37,7 +37,7 @@ def test_the_builtin_model_offers_every_mode_the_studio_takes(owner_client) -> N
     html = client.get(reverse("shot_new", args=[project.pk])).content.decode()
     options = _mode_options(html)
     assert {m for m, (off, _) in options.items() if not off} == {"t2v", "i2v", "v2v", "extend"}
-    assert options["keyframes"][1].startswith("Not offered yet: the render service")
+    assert options["keyframes"][1].startswith("Not offered yet: the composer")
     assert "model: 29 s per render" in html  # 720 frames at 24 fps
     assert 'id="camera-route-note"' not in html
 
