@@ -58,6 +58,7 @@ def write_shard(out_dir: Path, shard: int, seed: int = TRAIN_SEED) -> Path:
     path = out_dir / f"keyframes-{seed}-{shard:05d}.pt"
     if path.exists():
         return path
+    out_dir.mkdir(parents=True, exist_ok=True)
     samples = [render_keyframe(seed, i) for i in range(shard * SHARD, (shard + 1) * SHARD)]
     data = {
         "rgb": [s["rgb"] for s in samples],

@@ -113,6 +113,7 @@ def write_shard(out_dir: Path, shard: int, seed: int = TRAIN_SEED) -> Path:
     path = out_dir / f"refiner-{seed}-{shard:05d}.pt"
     if path.exists():
         return path
+    out_dir.mkdir(parents=True, exist_ok=True)
     samples = [render_refiner_sample(seed, i) for i in range(shard * SHARD, (shard + 1) * SHARD)]
     data = {key: [s[key] for s in samples] for key in samples[0]}
     tmp = path.with_suffix(".tmp")
