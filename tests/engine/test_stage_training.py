@@ -7,13 +7,17 @@ import json
 
 import pytest
 import torch
+from safetensors.torch import load_file
 
 from generation.engine.models.depth import DepthConfig
-from generation.engine.models.keyframe import KeyframeConfig
+from generation.engine.models.keyframe import KeyframeConfig, KeyframeModel
 from generation.engine.models.refiner import RefinerConfig
+from generation.engine.modes import Quality
 from generation.engine.native import KEYFRAME_SIZES
+from generation.engine.pipeline.request import GenerationRequest
+from generation.engine.pipeline.video import build_pipeline
 from generation.engine.training import depth, keyframe, keyframe_data, refiner, refiner_data
-from generation.engine.weights import read_config
+from generation.engine.weights import load_weights, read_config
 
 
 @pytest.fixture(scope="module")
@@ -49,13 +53,21 @@ def test_the_keyframe_trainer_resumes_and_exports_what_the_pipeline_loads(
     monkeypatch.setattr(keyframe, "sample_sheet", lambda *a, **k: None)
     out = tmp_path / "run"
     args = ["--data", str(keyframe_shards), "--out", str(out), "--preset", "tiny", "--batch", "4"]
-    keyframe.main([*args, "--minutes", "0.02", "--threads", "1"])
-    first = _log(out)[-1]["step"]
-    keyframe.main([*args, "--minutes", "0.02", "--threads", "1", "--resume"])
-    assert _log(out)[-1]["step"] > first > 0
-    keyframe.main(["--out", str(out), "--export", str(tmp_path / "weights")])
-    cfg, meta = read_config(tmp_path / "weights", "keyframe", KeyframeConfig)
+    keyframe.main([*args, "--max-steps", "3", "--threads", "1"])
+    assert _log(out)[-1]["step"] == 3
+    keyframe.main([*args, "--max-steps", "5", "--threads", "1", "--resume"])
+    assert _log(out)[-1]["step"] == 5
+    keyframe.main(["--out", str(out), "--export", str(tmp_path / "w"), "--export-dtype", "int8"])
+    cfg, meta = read_config(tmp_path / "w", "keyframe", KeyframeConfig)
     assert cfg.unet.channels == (16, 32) and meta["step"] == _log(out)[-1]["step"]
+    stored = load_file(tmp_path / "w" / "keyframe.safetensors")
+    assert any(t.dtype == torch.int8 for t in stored.values())
+    # The int8 file loads back to the run's EMA within a quantisation step.
+    ema = torch.load(out / "checkpoint.pt", weights_only=False)["ema"]
+    loaded = KeyframeModel(cfg)
+    load_weights(loaded, tmp_path / "w", "keyframe")
+    for key, value in loaded.state_dict().items():
+        assert torch.allclose(value, ema[key], atol=ema[key].abs().max().item() / 100 + 1e-6), key
 
 
 def test_the_depth_trainer_trains_and_exports(keyframe_shards, tmp_path):
@@ -70,8 +82,8 @@ def test_the_depth_trainer_trains_and_exports(keyframe_shards, tmp_path):
             "tiny",
             "--batch",
             "4",
-            "--minutes",
-            "0.1",
+            "--max-steps",
+            "40",
             "--threads",
             "1",
             "--lr",
@@ -80,7 +92,7 @@ def test_the_depth_trainer_trains_and_exports(keyframe_shards, tmp_path):
     )
     torch.manual_seed(0)
     depth.main(["--out", str(out), "--export", str(tmp_path / "w")])
-    assert read_config(tmp_path / "w", "depth", DepthConfig)[1]["step"] > 10
+    assert read_config(tmp_path / "w", "depth", DepthConfig)[1]["step"] == 40
 
 
 def test_refiner_samples_pair_a_cache_render_with_the_true_frames(tmp_path, monkeypatch):
@@ -103,11 +115,31 @@ def test_refiner_samples_pair_a_cache_render_with_the_true_frames(tmp_path, monk
             "tiny",
             "--batch",
             "2",
-            "--minutes",
-            "0.02",
+            "--max-steps",
+            "2",
             "--threads",
             "1",
         ]
     )
-    refiner.main(["--out", str(out), "--export", str(tmp_path / "w")])
-    assert read_config(tmp_path / "w", "refiner", RefinerConfig)[1]["step"] >= 1
+    refiner.main(["--out", str(out), "--export", str(tmp_path / "w"), "--export-dtype", "bfloat16"])
+    assert read_config(tmp_path / "w", "refiner", RefinerConfig)[1]["step"] == 2
+
+
+def test_the_three_exports_make_a_pipeline_that_renders(keyframe_shards, tmp_path):
+    """The shipping recipe: keyframe int8, depth and refiner bf16, one folder, one pipeline."""
+    common = ["--preset", "tiny", "--batch", "2", "--max-steps", "1", "--threads", "1"]
+    data = refiner_data.write_shard(tmp_path / "refiner", 0)
+    assert data.is_file()
+    for stage, source, dtype in (
+        (keyframe, keyframe_shards, "int8"),
+        (depth, keyframe_shards, "bfloat16"),
+        (refiner, tmp_path / "refiner", "bfloat16"),
+    ):
+        out = tmp_path / stage.__name__.rsplit(".", 1)[1]
+        stage.main(["--data", str(source), "--out", str(out), *common])
+        stage.main(["--out", str(out), "--export", str(tmp_path / "w"), "--export-dtype", dtype])
+    pipe = build_pipeline(tmp_path / "w", autocast=False)
+    clip = pipe(
+        GenerationRequest(prompt="a red ball on grass", num_frames=4, quality=Quality.FLASH, seed=3)
+    )
+    assert clip.frames.shape[0] == 4 and clip.frames.dtype == torch.uint8

@@ -112,6 +112,13 @@ class Run:
             self.step, self.seen = ckpt["step"], ckpt.get("seen", 0)
             self.clock = CpuClock(ckpt["cpu_s"], ckpt["wall_s"])
 
+    def training(self, started: float, args: Any) -> bool:
+        """Whether to take another step: inside `--minutes` of wall time since `started` and,
+        when `--max-steps` is given, below that many steps in all (resumes included)."""
+        if args.max_steps is not None and self.step >= args.max_steps:
+            return False
+        return time.perf_counter() - started < args.minutes * 60
+
     def set_lr(self, lr: float) -> None:
         for group in self.opt.param_groups:
             group["lr"] = lr
@@ -141,8 +148,9 @@ class Run:
             },
         )
 
-    def export(self, directory: Path, name: str, **metadata: Any) -> None:
-        """Write the EMA weights as `<name>.safetensors` + `<name>.json` with the run's counters."""
+    def export(self, directory: Path, name: str, dtype: str = "float32", **metadata: Any) -> None:
+        """Write the EMA weights as `<name>.safetensors` + `<name>.json` with the run's counters,
+        stored as `dtype` (float32, bfloat16 or int8: see `weights.save_weights`)."""
         from generation.engine import weights as engine_weights
 
         if not self.resumed:
@@ -159,8 +167,16 @@ class Run:
                 "wall_hours": round(self.clock.wall_s / 3600, 2),
                 **metadata,
             },
+            dtype=EXPORT_DTYPES[dtype],
         )
-        print(f"exported {name} at step {self.step} to {directory}")
+        print(f"exported {name} at step {self.step} to {directory} as {dtype}")
+
+
+EXPORT_DTYPES: dict[str, torch.dtype | None] = {
+    "float32": None,
+    "bfloat16": torch.bfloat16,
+    "int8": torch.int8,
+}
 
 
 def standard_arguments(parser: Any, *, out: str, minutes: float, lr: float, batch: int) -> None:
@@ -171,6 +187,8 @@ def standard_arguments(parser: Any, *, out: str, minutes: float, lr: float, batc
     parser.add_argument("--lr", type=float, default=lr)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--max-shards", type=int, default=None)
+    parser.add_argument("--max-steps", type=int, default=None, help="stop at this step count")
     parser.add_argument("--checkpoint-minutes", type=float, default=5.0)
     parser.add_argument("--resume", action="store_true")
     parser.add_argument("--export", type=Path, default=None, help="write EMA weights and exit")
+    parser.add_argument("--export-dtype", default="float32", choices=sorted(EXPORT_DTYPES))

@@ -88,14 +88,14 @@ def main(argv: list[str] | None = None) -> None:
         resume=bool(args.resume or args.export),
     )
     if args.export is not None:
-        run.export(args.export, "depth")
+        run.export(args.export, "depth", args.export_dtype)
         return
     log = RunLog(args.out)
     bank = ImageDepthBank(args.data, args.max_shards)
     g = torch.Generator().manual_seed(7 + run.step)
     started = last_ckpt = time.perf_counter()
     losses: list[float] = []
-    while time.perf_counter() - started < args.minutes * 60:
+    while run.training(started, args):
         rgb, target, focal = bank.batch(args.batch, g)
         run.set_lr(args.lr * min(1.0, (run.step + 1) / 200))
         with torch.autocast("cpu", dtype=torch.bfloat16):

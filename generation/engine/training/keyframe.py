@@ -158,7 +158,7 @@ def main(argv: list[str] | None = None) -> None:
     resume = bool(args.resume or args.export)
     run = Run(args.out, PRESETS[args.preset], KeyframeModel, lr=args.lr, resume=resume)
     if args.export is not None:
-        run.export(args.export, "keyframe")
+        run.export(args.export, "keyframe", args.export_dtype)
         return
     log = RunLog(args.out)
     bank = KeyframeBank(args.data, args.max_shards)
@@ -169,7 +169,7 @@ def main(argv: list[str] | None = None) -> None:
     g = torch.Generator().manual_seed(1000 + run.step)
     started = last_ckpt = last_sheet = window = time.perf_counter()
     losses: list[float] = []
-    while time.perf_counter() - started < args.minutes * 60:
+    while run.training(started, args):
         b = bank.batch(args.batch, null, g)
         x0 = b["x0"].contiguous(memory_format=torch.channels_last)
         noise = torch.randn(x0.shape, generator=g).contiguous(memory_format=torch.channels_last)

@@ -85,7 +85,7 @@ def main(argv: list[str] | None = None) -> None:
         args.out, PRESETS[args.preset], Refiner, lr=args.lr, resume=bool(args.resume or args.export)
     )
     if args.export is not None:
-        run.export(args.export, "refiner")
+        run.export(args.export, "refiner", args.export_dtype)
         return
     log = RunLog(args.out)
     bank = ShotBank(args.data, args.max_shards)
@@ -93,7 +93,7 @@ def main(argv: list[str] | None = None) -> None:
     g = torch.Generator().manual_seed(17 + run.step)
     started = last_ckpt = window = time.perf_counter()
     losses: list[float] = []
-    while time.perf_counter() - started < args.minutes * 60:
+    while run.training(started, args):
         x, y, pooled = bank.batch(args.batch, g)
         run.set_lr(args.lr * min(1.0, (run.step + 1) / 200))
         with torch.autocast("cpu", dtype=torch.bfloat16):
