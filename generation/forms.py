@@ -17,6 +17,7 @@ from generation.engine.camera import (
     FOCAL_RANGE_MM,
     FOCUS_RANGE_M,
     INTERPOLATIONS,
+    MAX_KEYFRAMES,
     MOVE_DIRECTIONS,
     SHUTTER_RANGE_DEG,
     SPEED_RANGE,
@@ -34,6 +35,8 @@ MOVE_CHOICES = [("", "—")] + [
 ]
 EASING_CHOICES = [(e, e.replace("_", " ")) for e in EASINGS]
 DEFAULT = CameraSpec()
+# Room for MAX_KEYFRAMES keyframes with every optional field, pretty-printed.
+MAX_KEYFRAMES_JSON = 16_000
 
 
 def _number(
@@ -126,12 +129,20 @@ class CameraForm(forms.Form):
         raw = (self.cleaned_data.get("keyframes") or "").strip()
         if not raw:
             return []
+        if len(raw) > MAX_KEYFRAMES_JSON:
+            raise forms.ValidationError(
+                f"Keyframes are limited to {MAX_KEYFRAMES_JSON:,} characters of JSON."
+            )
         try:
             data = json.loads(raw)
         except json.JSONDecodeError as exc:
             raise forms.ValidationError(f"Keyframes are not valid JSON: {exc.msg}.") from exc
+        except RecursionError as exc:  # brackets nested past what the parser follows
+            raise forms.ValidationError("Keyframes are nested too deeply.") from exc
         if not isinstance(data, list) or not all(isinstance(k, dict) for k in data):
             raise forms.ValidationError("Keyframes must be a list of objects.")
+        if len(data) > MAX_KEYFRAMES:
+            raise forms.ValidationError(f"A path has at most {MAX_KEYFRAMES} keyframes.")
         return data
 
     def _moves(self, data: dict[str, Any]) -> list[dict[str, Any]]:

@@ -31,6 +31,7 @@ ARTIFACT_TYPES = {
 def job_list(request: TeamRequest) -> HttpResponse:
     team = request.team
     form = RenderForm(request.POST or None, initial=RenderForm.fresh_initial())
+    status = 200
     if request.method == "POST" and form.is_valid():
         try:
             submitted = services.render_submit(
@@ -41,6 +42,7 @@ def job_list(request: TeamRequest) -> HttpResponse:
             )
         except UserError as exc:
             add_user_error(form, exc)
+            status = 409 if isinstance(exc, services.IdempotencyConflict) else 200
         else:
             job = submitted.jobs[0]
             messages.success(request, f"Queued — {job.estimate_credits} credits reserved.")
@@ -53,6 +55,7 @@ def job_list(request: TeamRequest) -> HttpResponse:
             "jobs": selectors.job_list(user=request.user, team=team)[:30],
             "engine": engine_info(),
         },
+        status=status,
     )
 
 

@@ -4,3 +4,22 @@ window.dailiesSocketOpen = false;
 document.addEventListener("htmx:wsOpen", () => { window.dailiesSocketOpen = true; });
 document.addEventListener("htmx:wsClose", () => { window.dailiesSocketOpen = false; });
 document.addEventListener("htmx:wsError", () => { window.dailiesSocketOpen = false; });
+
+// A select that submits its form when it changes (team switcher, member roles).
+document.addEventListener("change", (event) => {
+  const select = event.target.closest?.("select[data-submit-on-change]");
+  if (select && select.form) select.form.requestSubmit();
+});
+
+// A field the creator edits after an error drops that error: it no longer describes it.
+function clearFieldError(event) {
+  const row = event.target.closest?.(".has-error");
+  if (!row) return;
+  row.classList.remove("has-error");
+  row.querySelectorAll(".errorlist").forEach((list) => list.remove());
+  const after = row.nextElementSibling;
+  if (after && after.matches(".errorlist")) after.remove();
+  event.target.removeAttribute("aria-invalid");
+}
+document.addEventListener("input", clearFieldError);
+document.addEventListener("change", clearFieldError);
