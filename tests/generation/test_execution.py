@@ -17,7 +17,6 @@ import numpy as np
 import pytest
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
-from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
@@ -28,6 +27,7 @@ from billing import ledger
 from generation import execution, lifecycle, progress
 from generation.engine.video_io import decode_video
 from generation.models import RenderJob
+from generation.uploads import frame_from_bytes
 from tests.factories import submit_one, team_with_owner
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("seeded")]
@@ -141,7 +141,7 @@ def test_a_failed_render_tells_the_user_a_plain_sentence_and_admins_the_exceptio
     team, owner = team_with_owner()
     frame = io.BytesIO()
     Image.new("RGB", (64, 36), (200, 40, 40)).save(frame, format="PNG")
-    upload = SimpleUploadedFile("frame.png", frame.getvalue(), content_type="image/png")
+    upload = frame_from_bytes(frame.getvalue())
     job = submit_one(
         team=team, user=owner, request=replace(small_request, mode="i2v", image=upload)
     )
