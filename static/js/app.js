@@ -1,6 +1,11 @@
-// Polling is the fallback while the websocket is down: status partials poll with the
-// trigger filter [!window.dailiesSocketOpen].
+// Polling is the fallback while the websocket is down: a status partial marked
+// data-poll-fallback polls every 2 s, and its request is dropped while the socket is open.
+// (Not an hx-trigger filter: those are compiled with eval, which the CSP forbids.)
 window.dailiesSocketOpen = false;
+document.addEventListener("htmx:beforeRequest", (event) => {
+  const elt = event.detail.elt;
+  if (window.dailiesSocketOpen && elt.matches("[data-poll-fallback]")) event.preventDefault();
+});
 document.addEventListener("htmx:wsOpen", () => { window.dailiesSocketOpen = true; });
 document.addEventListener("htmx:wsClose", () => { window.dailiesSocketOpen = false; });
 document.addEventListener("htmx:wsError", () => { window.dailiesSocketOpen = false; });

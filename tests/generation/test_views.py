@@ -63,7 +63,7 @@ def test_the_status_partial_is_a_fragment_for_htmx_and_a_page_otherwise(small_re
     url = reverse("job_status", args=[job.pk])
     fragment = client.get(url, **HTMX).content.decode()
     assert fragment.lstrip().startswith(f'<div id="job-{job.pk}-status"')
-    assert 'hx-trigger="every 2s [!window.dailiesSocketOpen]"' in fragment  # polling fallback
+    assert 'hx-trigger="every 2s" data-poll-fallback' in fragment  # polling fallback
     assert "<html" in client.get(url).content.decode()
 
 
