@@ -13,7 +13,7 @@ from accounts.models import ApiKey, Role, User
 
 class SignupForm(forms.Form):
     email = forms.EmailField(
-        widget=forms.EmailInput(attrs={"autocomplete": "email", "autofocus": True})
+        max_length=254, widget=forms.EmailInput(attrs={"autocomplete": "email", "autofocus": True})
     )
     display_name = forms.CharField(
         max_length=80, required=False, label="Name", help_text="Shown to your teammates."

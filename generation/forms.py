@@ -22,6 +22,7 @@ from generation.engine.camera import (
     SHUTTER_RANGE_DEG,
     SPEED_RANGE,
     CameraSpec,
+    Keyframe,
 )
 from generation.requests import FPS_CHOICES, MAX_PROMPT, RenderRequest
 from generation.vocabulary import QUALITY_CHOICES, RESOLUTION_CHOICES, Quality, Resolution
@@ -143,6 +144,13 @@ class CameraForm(forms.Form):
             raise forms.ValidationError("Keyframes must be a list of objects.")
         if len(data) > MAX_KEYFRAMES:
             raise forms.ValidationError(f"A path has at most {MAX_KEYFRAMES} keyframes.")
+        for number, keyframe in enumerate(data, start=1):
+            try:
+                Keyframe.from_dict(keyframe)
+            except KeyError as exc:
+                raise forms.ValidationError(f"Keyframe {number}: missing {exc}.") from exc
+            except (ValueError, TypeError) as exc:
+                raise forms.ValidationError(f"Keyframe {number}: {exc}.") from exc
         return data
 
     def _moves(self, data: dict[str, Any]) -> list[dict[str, Any]]:
