@@ -258,7 +258,8 @@ CELERY_BEAT_SCHEDULE = {
     },
     "render-jobs-reap": {
         "task": "generation.tasks.render_jobs_reap",
-        "schedule": 30.0,
+        # A job whose pool process died on this machine is re-run at the next pass.
+        "schedule": 15.0,
     },
     "webhook-deliveries-sweep": {
         "task": "webhooks.tasks.webhook_deliveries_sweep",

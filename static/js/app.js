@@ -28,3 +28,27 @@ function clearFieldError(event) {
 }
 document.addEventListener("input", clearFieldError);
 document.addEventListener("change", clearFieldError);
+
+// A timeline card shows its take's poster, not a player: the controls would cover it. It
+// plays, muted, while the pointer rests on it; the shot page has the real player.
+function quietCardVideos(root) {
+  root.querySelectorAll?.(".shot-frame video.player").forEach((video) => {
+    video.removeAttribute("controls");
+    video.muted = true;
+    video.addEventListener("mouseenter", () => video.play().catch(() => {}));
+    video.addEventListener("mouseleave", () => { video.pause(); video.currentTime = 0; });
+  });
+}
+document.addEventListener("DOMContentLoaded", () => quietCardVideos(document));
+document.addEventListener("htmx:load", (event) => quietCardVideos(event.detail.elt.parentElement || document));
+
+// A success message ("Rendering 1 take — 3 credits reserved") says what just happened;
+// it leaves after a few seconds rather than outlasting the render it announced.
+document.addEventListener("DOMContentLoaded", () => {
+  document.querySelectorAll(".flash-success").forEach((flash) => {
+    setTimeout(() => {
+      flash.classList.add("is-leaving");
+      setTimeout(() => flash.remove(), 500);
+    }, 8000);
+  });
+});

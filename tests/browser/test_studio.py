@@ -211,7 +211,13 @@ def _flow(page, base: str, screenshot, prefix: str) -> None:
 )
 def test_studio_flow(seeded, studio_stack, browser, screenshot, prefix, viewport) -> None:
     base = f"http://127.0.0.1:{studio_stack.port}"
-    context = browser.new_context(viewport=viewport, device_scale_factor=1)
+    context = browser.new_context(
+        # Playwright compiles wait_for_function's predicate in the page, which the CSP
+        # forbids; test_pages.py checks the policy without this.
+        viewport=viewport,
+        device_scale_factor=1,
+        bypass_csp=True,
+    )
     context.add_init_script(RECORD_UPDATES)
     page = context.new_page()
     # Steps wait on a real worker and daphne: give a loaded machine time before calling it
