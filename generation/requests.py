@@ -2,7 +2,7 @@
 moderated and priced, before any credit moves.
 
 ``quote()`` is the one place a request is judged. The composer, its live estimate, re-roll,
-promote and the render form all call it, and ``services.render_batch_submit`` takes what it
+promote and the API all call it, and ``services.render_batch_submit`` takes what it
 returns. Every refusal is a :class:`RenderRejected` (or another ``UserError``: a blocked
 prompt, a price that cannot be computed) naming the form field it concerns.
 """

@@ -1,6 +1,6 @@
-"""Reported composer and render-form defects, each kept fixed by a test: uploads of every
-common format, bounded seeds and keyframes, every refusal beside its field, one shot per
-render, no overdraft under parallel batches, and a reused key refused."""
+"""Reported composer defects, each kept fixed by a test: uploads of every common format,
+bounded keyframes, every refusal beside its field, one shot per render, no overdraft under
+parallel batches, a reused key refused, and one render form (the composer's)."""
 
 from __future__ import annotations
 
@@ -21,11 +21,6 @@ from tests.storyboards.test_views import COMPOSER, HX, _errors_of
 from tests.threads import race
 
 pytestmark = pytest.mark.django_db
-
-RENDER_FORM = {
-    "prompt": "a lamp", "quality": "flash", "resolution": "540", "duration_s": "2",
-    "fps": "12", "aspect": "16:9", "focal_mm": "35", "aperture": "4", "shutter_deg": "180",
-}  # fmt: skip
 
 
 def _image(fmt: str) -> SimpleUploadedFile:
@@ -62,13 +57,12 @@ def test_image_to_video_from_the_composer_renders_every_still_format(owner_clien
     assert Shot.objects.count() == shots + 1 and job.shot.current_job_id == job.pk
 
 
-def test_the_render_form_refuses_a_seed_past_its_range(owner_client) -> None:
+def test_the_renders_page_has_no_second_render_form(owner_client) -> None:
     client, team, *_ = owner_client
     before = _state(team)
-    response = client.post(reverse("job_list"), RENDER_FORM | {"seed": "100000000000000000000"})
-    assert response.status_code == 200
-    assert "less than or equal to 2147483647" in _errors_of(response.content.decode(), "seed")
-    assert _state(team) == before
+    assert "<textarea" not in client.get(reverse("job_list")).content.decode()
+    response = client.post(reverse("job_list"), {"prompt": "a lamp", "seed": "1" + "0" * 20})
+    assert response.status_code == 405 and _state(team) == before
 
 
 NESTED = "[" * 5000 + "]" * 5000
@@ -170,8 +164,6 @@ def test_a_key_reused_with_other_settings_is_refused_not_answered_with_the_old_t
     assert again.status_code == 409
     assert "already submitted with other settings" in again.content.decode()
     assert _state(team) == before
-    renders = client.post(reverse("job_list"), RENDER_FORM | {"idempotency_key": "same"})
-    assert renders.status_code == 409 and _state(team) == before
 
 
 @pytest.mark.django_db(transaction=True)
