@@ -52,11 +52,14 @@ def test_artifacts_download_through_the_access_check(small_request) -> None:
     assert f'filename="dailies-job-{job.pk}-video.mp4"' in response["Content-Disposition"]
     whole = b"".join(response.streaming_content)
     assert b"ftyp" in whole[:64] and response["Accept-Ranges"] == "bytes"
+    # One team's render: no shared cache or browser disk keeps it.
+    assert response["Cache-Control"] == "private, no-store"
     # The player seeks with byte ranges.
     part = _client(owner).get(
         reverse("job_artifact", args=[job.pk, "video"]), HTTP_RANGE="bytes=100-199"
     )
     assert part.status_code == 206 and part["Content-Range"] == f"bytes 100-199/{len(whole)}"
+    assert part["Cache-Control"] == "private, no-store"
     assert b"".join(part.streaming_content) == whole[100:200]
     tail = _client(owner).get(
         reverse("job_artifact", args=[job.pk, "video"]), HTTP_RANGE="bytes=-10"
