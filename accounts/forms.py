@@ -13,7 +13,7 @@ from accounts.models import ApiKey, Role, User
 
 class SignupForm(forms.Form):
     email = forms.EmailField(
-        widget=forms.EmailInput(attrs={"autocomplete": "email", "autofocus": True})
+        max_length=254, widget=forms.EmailInput(attrs={"autocomplete": "email", "autofocus": True})
     )
     display_name = forms.CharField(
         max_length=80, required=False, label="Name", help_text="Shown to your teammates."
@@ -24,11 +24,8 @@ class SignupForm(forms.Form):
     )
 
     def clean_email(self) -> str:
-        email = self.cleaned_data["email"].strip().lower()
-        if User.objects.filter(email__iexact=email).exists():
-            raise forms.ValidationError(
-                "An account with this email already exists. Log in instead."
-            )
+        # Whether the address has an account is said only to its mailbox.
+        email: str = self.cleaned_data["email"].strip().lower()
         return email
 
     def clean(self) -> dict[str, Any]:
@@ -42,6 +39,15 @@ class SignupForm(forms.Form):
         return data
 
 
+def login_username(request: object, credentials: dict[str, Any] | None) -> str:
+    """What django-axes counts failures against: the email as typed, case folded, so
+    "Ada@x" and "ada@x" are one account."""
+    raw = (credentials or {}).get("username")
+    if raw is None:  # a successful log-in is reported with the request alone
+        raw = getattr(request, "POST", {}).get("username", "")
+    return str(raw or "").strip().lower()
+
+
 class EmailLoginForm(AuthenticationForm):
     error_messages = {
         **AuthenticationForm.error_messages,
@@ -50,6 +56,14 @@ class EmailLoginForm(AuthenticationForm):
     username = forms.EmailField(
         label="Email", widget=forms.EmailInput(attrs={"autocomplete": "email", "autofocus": True})
     )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if self.is_bound and self.data.get("username"):
+            # After a wrong password the email is right more often than not: focus the
+            # password, which is what to type again.
+            self.fields["username"].widget.attrs.pop("autofocus", None)
+            self.fields["password"].widget.attrs["autofocus"] = True
 
 
 class TeamCreateForm(forms.Form):

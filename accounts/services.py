@@ -6,9 +6,12 @@ import hashlib
 import hmac
 import secrets
 import string
+from collections.abc import Callable
 from datetime import timedelta
 
+from django.contrib.auth.hashers import make_password
 from django.core.exceptions import PermissionDenied
+from django.core.mail import send_mail
 from django.db import transaction
 from django.utils import timezone
 
@@ -39,13 +42,75 @@ def team_create(
 
 
 @transaction.atomic
-def user_signup(*, email: str, password: str, display_name: str = "") -> User:
-    """A new account with its personal team on the Free plan."""
+def user_signup(*, email: str, password: str, display_name: str = "", active: bool = True) -> User:
+    """A new account with its personal team on the Free plan. ``active=False``: it can
+    log in once its owner follows the link :func:`user_signup_request` mails."""
     email = email.strip().lower()
     if User.objects.filter(email__iexact=email).exists():
         raise UserError("An account with this email already exists.", field="email")
-    user = User.objects.create_user(email=email, password=password, display_name=display_name)
+    user = User.objects.create_user(
+        email=email, password=password, display_name=display_name, is_active=active
+    )
     team_create(name=f"{user.short_name}'s team", owner=user, personal=True)
+    return user
+
+
+def _unconfirmed(user: User) -> bool:
+    return not user.is_active and user.last_login is None
+
+
+@transaction.atomic
+def user_signup_request(
+    *,
+    email: str,
+    password: str,
+    display_name: str = "",
+    confirm_url: Callable[[User], str],
+    login_url: str,
+    reset_url: str,
+) -> None:
+    """A sign-up that says nothing about which emails have accounts: the page that
+    follows is the same either way, and only the mailbox learns the difference.
+
+    A new address gets an inactive account and a link (``confirm_url(user)``) that
+    activates it and logs in. An address that has an account gets a note saying so, with
+    the log-in and reset links; an unconfirmed account takes the latest password and
+    gets a fresh link (the earlier one stops working, since the token covers the hash).
+    """
+    email = email.strip().lower()
+    user = User.objects.filter(email__iexact=email).first()
+    if user is None:
+        user = user_signup(email=email, password=password, display_name=display_name, active=False)
+    elif _unconfirmed(user):
+        user.set_password(password)
+        user.display_name = display_name or user.display_name
+        user.save(update_fields=["password", "display_name"])
+    else:
+        make_password(password)  # the same work as a new account: timing says nothing
+        body = (
+            f"Someone, perhaps you, tried to create a Dailies account with {email}. "
+            "This address already has one.\n\n"
+            f"Log in: {login_url}\nForgot the password? Choose a new one: {reset_url}\n\n"
+            "If it wasn't you, ignore this email: nothing has changed.\n"
+        )
+        transaction.on_commit(
+            lambda: send_mail("Your Dailies account", body, None, [email], fail_silently=True)
+        )
+        return
+    link = confirm_url(user)
+    body = (
+        f"Welcome to Dailies. Open this link to confirm {email} and start:\n{link}\n\n"
+        "If it wasn't you, ignore this email: without the link the account stays closed.\n"
+    )
+    transaction.on_commit(
+        lambda: send_mail("Confirm your Dailies account", body, None, [email], fail_silently=True)
+    )
+
+
+@transaction.atomic
+def user_signup_confirm(*, user: User) -> User:
+    user.is_active = True
+    user.save(update_fields=["is_active"])
     return user
 
 
@@ -120,6 +185,18 @@ def demo_account_ensure() -> tuple[User, str | None]:
     user = user_signup(email=DEMO_EMAIL, password=password, display_name="Demo")
     team = user.teams.get(is_personal=True)
     ledger.topup(team=team, credits=100, memo="Welcome credits for the demo account")
+    return user, password
+
+
+@transaction.atomic
+def demo_password_reset() -> tuple[User, str]:
+    """A new password for the demo login (creating the account if it is missing)."""
+    user, password = demo_account_ensure()
+    if password is None:
+        password = secrets.token_urlsafe(9)
+        user.set_password(password)
+        user.is_active = True
+        user.save(update_fields=["password", "is_active"])
     return user, password
 
 

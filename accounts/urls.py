@@ -8,6 +8,17 @@ from accounts.forms import EmailLoginForm
 
 urlpatterns = [
     path("accounts/signup/", views.signup, name="signup"),
+    path("accounts/signup/sent/", views.signup_done, name="signup_done"),
+    path(
+        "accounts/signup/confirm/<str:uidb64>/<str:token>/",
+        views.signup_confirm,
+        name="signup_confirm",
+    ),
+    path(
+        "accounts/password_reset/",
+        views.RateLimitedPasswordResetView.as_view(),
+        name="password_reset",
+    ),
     path(
         "accounts/login/",
         auth_views.LoginView.as_view(authentication_form=EmailLoginForm),

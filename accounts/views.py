@@ -2,16 +2,24 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable
 from typing import Any
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import login
 from django.contrib.auth.decorators import login_required
-from django.http import HttpResponse
+from django.contrib.auth.forms import PasswordResetForm
+from django.contrib.auth.tokens import default_token_generator
+from django.contrib.auth.views import PasswordResetView
+from django.core.cache import cache
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.encoding import force_bytes
+from django.utils.http import urlsafe_base64_decode, urlsafe_base64_encode
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from accounts import selectors, services
@@ -25,7 +33,7 @@ from accounts.forms import (
 )
 from accounts.http import HtmxRequest, TeamRequest
 from accounts.middleware import SESSION_KEY
-from accounts.models import Membership, Role, Team
+from accounts.models import Membership, Role, Team, User
 from billing import ledger
 from billing import selectors as billing_selectors
 from studio.errors import UserError
@@ -36,23 +44,92 @@ from webhooks import services as webhook_services
 
 @require_http_methods(["GET", "POST"])
 def signup(request: HtmxRequest) -> HttpResponse:
+    """The same answer whether or not the address has an account: the mailbox learns which
+    (``services.user_signup_request``)."""
     if request.user.is_authenticated:
         return redirect("dashboard")
     form = SignupForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
-        try:
-            user = services.user_signup(
-                email=form.cleaned_data["email"],
-                password=form.cleaned_data["password"],
-                display_name=form.cleaned_data["display_name"],
-            )
-        except UserError as exc:
-            add_user_error(form, exc)
-        else:
-            login(request, user, backend="django.contrib.auth.backends.ModelBackend")
-            messages.success(request, "Welcome to Dailies. Your team has 30 free credits.")
-            return redirect("dashboard")
+
+        def confirm_url(user: User) -> str:
+            uid = urlsafe_base64_encode(force_bytes(user.pk))
+            token = default_token_generator.make_token(user)
+            return request.build_absolute_uri(reverse("signup_confirm", args=[uid, token]))
+
+        services.user_signup_request(
+            email=form.cleaned_data["email"],
+            password=form.cleaned_data["password"],
+            display_name=form.cleaned_data["display_name"],
+            confirm_url=confirm_url,
+            login_url=request.build_absolute_uri(reverse("login")),
+            reset_url=request.build_absolute_uri(reverse("password_reset")),
+        )
+        request.session["signup_email"] = form.cleaned_data["email"]
+        return redirect("signup_done")
     return render(request, "registration/signup.html", {"form": form})
+
+
+@require_GET
+def signup_done(request: HtmxRequest) -> HttpResponse:
+    context = {
+        "email": request.session.get("signup_email", ""),
+        "console_mail": settings.EMAIL_BACKEND.endswith("console.EmailBackend"),
+    }
+    return render(request, "registration/signup_done.html", context)
+
+
+@require_GET
+def signup_confirm(request: HtmxRequest, uidb64: str, token: str) -> HttpResponse:
+    """The link a sign-up mails: it activates the account once and logs in."""
+    try:
+        user = User.objects.filter(pk=int(urlsafe_base64_decode(uidb64))).first()
+    except (ValueError, OverflowError):
+        user = None
+    if user is None or not default_token_generator.check_token(user, token):
+        return render(request, "registration/signup_invalid.html", status=400)
+    services.user_signup_confirm(user=user)
+    login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+    messages.success(request, "Welcome to Dailies. Your team has 30 free credits.")
+    return redirect("dashboard")
+
+
+class RateLimitedPasswordResetView(PasswordResetView):
+    """Django's reset form, with at most ``PASSWORD_RESET_PER_EMAIL`` mails to one address
+    and ``PASSWORD_RESET_PER_IP`` requests from one address per hour. Past the address's
+    limit the page answers as usual and sends nothing (so it says nothing about accounts);
+    past the IP's it answers 429."""
+
+    def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        ip = request.META.get("REMOTE_ADDR", "")
+        if not _under_limit(f"reset-ip:{ip}", settings.PASSWORD_RESET_PER_IP):
+            return render(
+                request,
+                "registration/password_reset_form.html",
+                {
+                    "form": self.get_form(),
+                    "throttled": "Too many reset requests from this address. Try again in an hour.",
+                },
+                status=429,
+            )
+        return super().post(request, *args, **kwargs)
+
+    def form_valid(self, form: PasswordResetForm) -> HttpResponse:
+        email = form.cleaned_data["email"].strip().lower()
+        digest = hashlib.sha256(email.encode()).hexdigest()
+        if not _under_limit(f"reset-email:{digest}", settings.PASSWORD_RESET_PER_EMAIL):
+            return redirect(self.get_success_url())
+        return super().form_valid(form)
+
+
+def _under_limit(key: str, limit: int, window_s: int = 3600) -> bool:
+    """Count one more in ``key``'s window; False once past ``limit``."""
+    cache.add(key, 0, timeout=window_s)
+    try:
+        count = cache.incr(key)
+    except ValueError:  # expired between add and incr
+        cache.set(key, 1, timeout=window_s)
+        count = 1
+    return count <= limit
 
 
 @login_required

@@ -8,7 +8,6 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Literal
 
-from django.core.files import File
 from django.http import HttpRequest, HttpResponse
 from django.http.response import HttpResponseBase
 from ninja import Header, Router, Status
@@ -24,6 +23,7 @@ from generation.engine.camera import CameraSpec
 from generation.models import RenderJob
 from generation.ranged import ranged_file_response
 from generation.requests import RenderRequest
+from generation.uploads import Frame, frame_from_bytes
 from generation.vocabulary import Mode, Quality
 from storyboards import services as storyboard_services
 from storyboards.models import Shot
@@ -73,11 +73,12 @@ def camera_of(camera: CameraIn | None, words: str | None, aspect: str | None) ->
     return replace(spec, aspect=aspect) if aspect else spec
 
 
-def _upload(team: Team, ref: FrameRef, field: str) -> File:
+def _upload(team: Team, ref: FrameRef, field: str) -> Frame:
     upload = Upload.objects.filter(team=team, pk=ref.upload_id or 0).first()
     if upload is None:
         raise ApiProblem(404, "No such upload.", slug="not-found", field=field)
-    return File(upload.file.open("rb"), name=Path(upload.file.name).name)
+    with upload.file.open("rb") as fh:  # checked when it was uploaded; decoded again here
+        return frame_from_bytes(fh.read(), field=field, name=Path(upload.file.name).name)
 
 
 def _mode(body: GenerationCreate) -> Mode:
@@ -94,7 +95,7 @@ def _mode(body: GenerationCreate) -> Mode:
 
 
 def render_request(team: Team, body: GenerationCreate) -> RenderRequest:
-    """The body as the render service's request; uploads are opened here."""
+    """The body as the render service's request; uploads are decoded here."""
     mode = _mode(body)
     inputs: dict[str, object] = {}
     frames = body.keyframes

@@ -3,23 +3,19 @@
 
 from __future__ import annotations
 
-import hashlib
-
 from django.http import HttpRequest
 from ninja import File, Router, Status
 from ninja.files import UploadedFile
-from PIL import Image
 
 from api import auth
 from api.models import Upload
 from api.problems import ApiProblem, Problem
 from api.schemas import Id, UploadOut
-from generation.requests import MAX_IMAGE_BYTES
+from generation.uploads import ACCEPTED, UploadRefused, frame_from_upload
 
 router = Router()
 
 ERRORS = {400: Problem, 401: Problem, 403: Problem, 404: Problem, 422: Problem, 429: Problem}
-FORMATS = {"PNG": "image/png", "JPEG": "image/jpeg", "WEBP": "image/webp"}
 
 
 def _refuse(detail: str) -> ApiProblem:
@@ -31,37 +27,26 @@ def _refuse(detail: str) -> ApiProblem:
     response={201: UploadOut, **ERRORS},
     auth=auth.render,
     summary="Upload an image",
-    description="PNG, JPEG or WebP, up to 20 MB: a start or end frame for a generation.",
+    description=f"{ACCEPTED}, up to 20 MB and 8K: a start or end frame for a generation. "
+    "Kept as a PNG of its pixels alone (EXIF and other metadata are dropped).",
 )
 def upload_create(request: HttpRequest, file: File[UploadedFile]) -> Status[UploadOut]:
     key = auth.key_of(request)
-    if file.size is None or file.size > MAX_IMAGE_BYTES:
-        raise _refuse("Images are limited to 20 MB.")
     try:
-        file.seek(0)
-        with Image.open(file) as img:
-            fmt = img.format or ""
-            width, height = img.size
-            img.verify()
-    except Exception as exc:  # an upload is untrusted: PIL raises many types for a bad file
-        raise _refuse("That file is not an image we can read (PNG, JPEG or WebP).") from exc
-    if fmt not in FORMATS:
-        raise _refuse("Send a PNG, JPEG or WebP image.")
-    digest = hashlib.sha256()
-    file.seek(0)
-    for chunk in file.chunks():
-        digest.update(chunk)
-    file.seek(0)
+        frame = frame_from_upload(file, field="file")
+    except UploadRefused as exc:
+        raise _refuse(exc.message) from exc
     upload = Upload(
         team=key.team,
-        bytes=file.size,
-        width=width,
-        height=height,
-        content_type=FORMATS[fmt],
-        sha256=digest.hexdigest(),
+        bytes=len(frame.png),
+        width=frame.width,
+        height=frame.height,
+        content_type="image/png",
+        sha256=frame.sha256,
         created_by=key.created_by,
     )
-    upload.file.save(f"{digest.hexdigest()[:16]}.{fmt.lower()}", file, save=False)
+    # What is kept is the pixels alone, re-encoded: no EXIF, location or comments.
+    upload.file.save(f"{frame.sha256[:16]}.png", frame.as_file(), save=False)
     upload.save()
     return Status(201, UploadOut.model_validate(upload, from_attributes=True))
 

@@ -1,11 +1,10 @@
-"""Render forms. :class:`CameraForm` is the camera panel every render form extends: its
+"""The camera panel. :class:`CameraForm` is what the shot composer extends: its
 fields, their ranges (the engine's own constants) and the one ``CameraSpec`` it cleans to;
 ``templates/generation/_camera_panel.html`` draws it."""
 
 from __future__ import annotations
 
 import json
-import uuid
 from typing import Any
 
 from django import forms
@@ -17,13 +16,13 @@ from generation.engine.camera import (
     FOCAL_RANGE_MM,
     FOCUS_RANGE_M,
     INTERPOLATIONS,
+    MAX_KEYFRAMES,
     MOVE_DIRECTIONS,
     SHUTTER_RANGE_DEG,
     SPEED_RANGE,
     CameraSpec,
+    Keyframe,
 )
-from generation.requests import FPS_CHOICES, MAX_PROMPT, RenderRequest
-from generation.vocabulary import QUALITY_CHOICES, RESOLUTION_CHOICES, Quality, Resolution
 
 MOVE_SLOTS = 3
 MOVE_CHOICES = [("", "—")] + [
@@ -34,6 +33,8 @@ MOVE_CHOICES = [("", "—")] + [
 ]
 EASING_CHOICES = [(e, e.replace("_", " ")) for e in EASINGS]
 DEFAULT = CameraSpec()
+# Room for MAX_KEYFRAMES keyframes with every optional field, pretty-printed.
+MAX_KEYFRAMES_JSON = 16_000
 
 
 def _number(
@@ -126,12 +127,27 @@ class CameraForm(forms.Form):
         raw = (self.cleaned_data.get("keyframes") or "").strip()
         if not raw:
             return []
+        if len(raw) > MAX_KEYFRAMES_JSON:
+            raise forms.ValidationError(
+                f"Keyframes are limited to {MAX_KEYFRAMES_JSON:,} characters of JSON."
+            )
         try:
             data = json.loads(raw)
         except json.JSONDecodeError as exc:
             raise forms.ValidationError(f"Keyframes are not valid JSON: {exc.msg}.") from exc
+        except RecursionError as exc:  # brackets nested past what the parser follows
+            raise forms.ValidationError("Keyframes are nested too deeply.") from exc
         if not isinstance(data, list) or not all(isinstance(k, dict) for k in data):
             raise forms.ValidationError("Keyframes must be a list of objects.")
+        if len(data) > MAX_KEYFRAMES:
+            raise forms.ValidationError(f"A path has at most {MAX_KEYFRAMES} keyframes.")
+        for number, keyframe in enumerate(data, start=1):
+            try:
+                Keyframe.from_dict(keyframe)
+            except KeyError as exc:
+                raise forms.ValidationError(f"Keyframe {number}: missing {exc}.") from exc
+            except (ValueError, TypeError) as exc:
+                raise forms.ValidationError(f"Keyframe {number}: {exc}.") from exc
         return data
 
     def _moves(self, data: dict[str, Any]) -> list[dict[str, Any]]:
@@ -182,46 +198,3 @@ class CameraForm(forms.Form):
             message = f"missing {exc}" if isinstance(exc, KeyError) else str(exc)
             self.add_error("keyframes" if "keyframe" in message else None, f"Camera: {message}")
         return data
-
-
-class RenderForm(CameraForm):
-    """A compact render request on the renders page: the composer builds the same request."""
-
-    prompt = forms.CharField(
-        widget=forms.Textarea(
-            attrs={
-                "rows": 3,
-                "placeholder": "A red ball bounces across a tiled floor at golden hour",
-            }
-        ),
-        max_length=MAX_PROMPT,
-    )
-    quality = forms.ChoiceField(choices=QUALITY_CHOICES, initial=Quality.FLASH)
-    resolution = forms.TypedChoiceField(
-        choices=RESOLUTION_CHOICES, coerce=int, initial=Resolution.P540
-    )
-    duration_s = forms.IntegerField(min_value=1, max_value=30, initial=2, label="Duration (s)")
-    fps = forms.TypedChoiceField(
-        choices=[(f, f"{f} fps") for f in FPS_CHOICES], coerce=int, initial=24, label="Frame rate"
-    )
-    seed = forms.IntegerField(
-        required=False, min_value=0, max_value=2**31 - 1, help_text="Empty: a new seed each time."
-    )
-    idempotency_key = forms.CharField(required=False, widget=forms.HiddenInput)
-
-    @staticmethod
-    def fresh_initial() -> dict[str, Any]:
-        """A new key per page load: a double submit of the page renders once."""
-        return {"idempotency_key": uuid.uuid4().hex}
-
-    def render_request(self) -> RenderRequest:
-        d = self.cleaned_data
-        return RenderRequest(
-            prompt=d["prompt"],
-            quality=Quality(d["quality"]),
-            resolution=d["resolution"],
-            duration_s=d["duration_s"],
-            fps=d["fps"],
-            seed=d["seed"],
-            camera=d["camera"],
-        )

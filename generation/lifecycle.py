@@ -7,9 +7,12 @@ from __future__ import annotations
 
 import functools
 import logging
+import os
+import socket
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from django.conf import settings
@@ -162,24 +165,48 @@ class ReapReport:
     reenqueued: list[int] = field(default_factory=list)
 
 
+def _worker_gone(worker: str) -> bool:
+    """Whether ``worker`` ("host:pid", as ``execution.worker_name`` writes it) is a process
+    of this machine that no longer runs. Another machine's worker is never judged here."""
+    host, _, pid = worker.rpartition(":")
+    if host != socket.gethostname() or not pid.isdigit():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:  # alive, another user's
+        return False
+    try:  # a zombie (killed, not yet reaped by its pool's parent) is gone too
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z"
+    except (OSError, IndexError):
+        return False
+
+
 def render_jobs_reap(
     *, now: datetime | None = None, stale_after_s: float | None = None
 ) -> ReapReport:
-    """Find running jobs whose worker stopped reporting; re-run them once, else fail and
-    refund. Safe to run from any number of processes at once."""
+    """Find running jobs whose worker stopped reporting, or whose worker process on this
+    machine is gone; re-run them once, else fail and refund. Safe to run from any number
+    of processes at once."""
     now = now or timezone.now()
     stale_after_s = stale_after_s or settings.RENDER_STALE_AFTER_S
     cutoff = now - timedelta(seconds=stale_after_s)
     report = ReapReport()
-    stale = RenderJob.objects.filter(
-        state__in=[State.RUNNING, State.ENCODING], heartbeat_at__lt=cutoff
-    ).values_list("pk", flat=True)
-    for job_id in stale:
+    active = RenderJob.objects.filter(state__in=[State.RUNNING, State.ENCODING])
+    stale = set(active.filter(heartbeat_at__lt=cutoff).values_list("pk", flat=True))
+    # A job whose pool process on this machine is gone (killed, out of memory) need not
+    # wait for its heartbeat to go stale: it is re-run at this reaper pass.
+    local = active.filter(worker__startswith=f"{socket.gethostname()}:")
+    dead = {pk for pk, worker in local.values_list("pk", "worker") if _worker_gone(worker)}
+    for job_id in sorted(stale | dead):
         with transaction.atomic():
             job = _lock(job_id)
             fresh = job.heartbeat_at is not None and job.heartbeat_at >= cutoff
-            if job.state not in (State.RUNNING, State.ENCODING) or fresh:
-                continue  # it reported meanwhile, or another reaper got it
+            if job.state not in (State.RUNNING, State.ENCODING):
+                continue  # another reaper got it
+            if fresh and not _worker_gone(job.worker):
+                continue  # it reported meanwhile
             if job.attempts < settings.RENDER_MAX_ATTEMPTS and not job.cancel_requested:
                 _transition(job, State.QUEUED, worker="", progress_step=0, eta_s=None)
                 transaction.on_commit(functools.partial(queue.render_job_enqueue, job))

@@ -2,7 +2,7 @@
 moderated and priced, before any credit moves.
 
 ``quote()`` is the one place a request is judged. The composer, its live estimate, re-roll,
-promote and the render form all call it, and ``services.render_batch_submit`` takes what it
+promote and the API all call it, and ``services.render_batch_submit`` takes what it
 returns. Every refusal is a :class:`RenderRejected` (or another ``UserError``: a blocked
 prompt, a price that cannot be computed) naming the form field it concerns.
 """
@@ -10,14 +10,9 @@ prompt, a price that cannot be computed) naming the form field it concerns.
 from __future__ import annotations
 
 import hashlib
-import io
 import json
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Literal
-
-from django.core.files import File
-from django.core.files.base import ContentFile
-from PIL import Image
 
 from billing import pricing
 from billing.limits import PlanLimits
@@ -26,6 +21,7 @@ from generation.engine.camera import ASPECT_RATIOS, CameraSpec
 from generation.engine.camera_language import parse_camera_language
 from generation.models import Artifact, RenderJob
 from generation.runtime import engine_info
+from generation.uploads import Frame, frame_from_pixels
 from generation.vocabulary import Mode, Quality, Resolution
 from moderation import services as moderation
 from studio.errors import UserError
@@ -35,7 +31,6 @@ if TYPE_CHECKING:
 
 FPS_CHOICES = (8, 12, 24, 25, 30)
 MAX_PROMPT = 2000
-MAX_IMAGE_BYTES = 20 * 1024 * 1024
 MAX_TAKES = 4
 RESTYLE_STRENGTH = (0.05, 1.0)
 EXTEND_STEP_S = (1, 10)
@@ -103,8 +98,9 @@ class RenderRequest:
     The camera carries the aspect ratio. Restyle, extend and reframe start from
     ``source_job_id``, a finished render of the team; ``strength`` is how far a restyle may
     move from its source. Image to video animates a start frame, and start + end keyframes
-    run from a start frame to an end frame: each is an upload (``image``, ``end_image``) or
-    a finished render of the team (``image_job_id``: its last frame starts the clip;
+    run from a start frame to an end frame: each is a still checked at the edge
+    (``image``, ``end_image``: a :class:`~generation.uploads.Frame`) or a finished render of
+    the team (``image_job_id``: its last frame starts the clip;
     ``end_image_job_id``: its first frame ends it). ``loop``: the camera goes out and back.
     """
 
@@ -122,8 +118,8 @@ class RenderRequest:
     loop: bool = False
     image_job_id: int | None = None
     end_image_job_id: int | None = None
-    image: File | None = field(default=None, compare=False, repr=False)
-    end_image: File | None = field(default=None, compare=False, repr=False)
+    image: Frame | None = field(default=None, compare=False, repr=False)
+    end_image: Frame | None = field(default=None, compare=False, repr=False)
 
     @property
     def aspect(self) -> str:
@@ -159,14 +155,8 @@ class RenderRequest:
         return hashlib.sha256(json.dumps(fields, sort_keys=True).encode()).hexdigest()
 
 
-def _digest(upload: File | None) -> str | None:
-    if upload is None:
-        return None
-    digest = hashlib.sha256()
-    for chunk in upload.chunks():
-        digest.update(chunk)
-    upload.seek(0)
-    return digest.hexdigest()
+def _digest(frame: Frame | None) -> str | None:
+    return None if frame is None else frame.sha256
 
 
 @dataclass(frozen=True)
@@ -234,51 +224,39 @@ def _source(team: Team, req: RenderRequest) -> RenderJob:
 
 
 def _check_image(
-    image: File | None,
+    image: Frame | None,
     *,
     draft: bool,
     field: str = "image",
     missing: str = "Image to video needs a reference frame: upload an image.",
 ) -> None:
-    if image is None:
-        if draft:  # the live estimate is a GET: it cannot carry the upload
-            return
+    if image is None and not draft:  # the live estimate is a GET: it cannot carry the upload
         raise RenderRejected(missing, field=field)
-    if image.size is not None and image.size > MAX_IMAGE_BYTES:
-        raise RenderRejected("Reference frames are limited to 20 MB.", field=field)
-    try:
-        image.seek(0)
-        with Image.open(image) as img:
-            img.verify()
-        image.seek(0)
-    except Exception as exc:  # an upload is untrusted: PIL raises many types for a bad file
-        raise RenderRejected(
-            "That file is not an image we can read (PNG, JPEG or WebP).", field=field
-        ) from exc
+    if image is not None and not isinstance(image, Frame):
+        # The edge (generation.uploads) decodes an upload; an open file here is a bug.
+        raise TypeError(f"{field} must be a checked Frame, got {type(image).__name__}")
 
 
-def _frame_of(job: RenderJob, which: Literal["first", "last"]) -> File:
-    """The first or last delivered frame of a finished render, as a PNG upload."""
+def _frame_of(job: RenderJob, which: Literal["first", "last"]) -> Frame:
+    """The first or last delivered frame of a finished render."""
     artifact = job.artifacts.filter(kind=Artifact.Kind.VIDEO).first()
     if artifact is None:
         raise RenderRejected("That render has no video to take a frame from.")
     with artifact.file.open("rb") as fh:
-        frame = runtime.video_frame(fh, which)  # (H, W, 3) uint8
-    buffer = io.BytesIO()
-    Image.fromarray(frame).save(buffer, format="PNG")
-    return ContentFile(buffer.getvalue(), name=f"job-{job.pk}-{which}.png")
+        pixels = runtime.video_frame(fh, which)  # (H, W, 3) uint8
+    return frame_from_pixels(pixels, name=f"job-{job.pk}-{which}.png")
 
 
 def _frame(
     team: Team,
-    upload: File | None,
+    upload: Frame | None,
     job_id: int | None,
     *,
     which: Literal["first", "last"],
     field: str,
     draft: bool,
     missing: str,
-) -> File | None:
+) -> Frame | None:
     """A start or end frame: an upload, or a frame of a finished render (the last frame of
     the render a clip starts from, the first frame of the one it leads into)."""
     if upload is not None and job_id is not None:

@@ -12,10 +12,8 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass, fields
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from django.core.files import File
 from django.db import transaction
 
 from billing import ledger
@@ -23,6 +21,7 @@ from generation import queue, requests
 from generation.models import RenderBatch, RenderJob
 from generation.requests import Quote, RenderRequest
 from generation.runtime import engine_info
+from generation.uploads import Frame
 from studio.errors import UserError
 
 if TYPE_CHECKING:
@@ -105,9 +104,8 @@ def _recipe(quote: Quote, seed: int) -> dict[str, Any]:
     }
 
 
-def _save_input(job: RenderJob, field: str, upload: File, stem: str) -> None:
-    suffix = Path(upload.name or "frame.png").suffix.lower() or ".png"
-    getattr(job, field).save(f"{stem}{suffix}", upload, save=False)
+def _save_input(job: RenderJob, field: str, frame: Frame, stem: str) -> None:
+    getattr(job, field).save(f"{stem}.png", frame.as_file(), save=False)
     job.recipe = {**job.recipe, field: getattr(job, field).name}
 
 

@@ -1,22 +1,19 @@
-"""Render pages: submit, watch (websocket, polling fallback), cancel, download."""
+"""Render pages: list, watch (websocket, polling fallback), cancel, download. Renders are
+asked for in the shot composer (storyboards) or the API."""
 
 from __future__ import annotations
 
-from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpResponse
 from django.http.response import HttpResponseBase
 from django.shortcuts import redirect, render
-from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django.views.decorators.http import require_GET, require_POST
 
 from accounts.http import TeamRequest
-from generation import lifecycle, selectors, services
-from generation.forms import RenderForm
+from generation import lifecycle, selectors
 from generation.models import Artifact
 from generation.ranged import ranged_file_response
 from generation.runtime import engine_info
-from studio.errors import UserError
-from studio.forms import add_user_error
 
 ARTIFACT_TYPES = {
     "video": ("mp4", "video/mp4"),
@@ -27,30 +24,15 @@ ARTIFACT_TYPES = {
 
 
 @login_required
-@require_http_methods(["GET", "POST"])
+@require_GET
 def job_list(request: TeamRequest) -> HttpResponse:
-    team = request.team
-    form = RenderForm(request.POST or None, initial=RenderForm.fresh_initial())
-    if request.method == "POST" and form.is_valid():
-        try:
-            submitted = services.render_submit(
-                team=team,
-                user=request.user,
-                request=form.render_request(),
-                idempotency_key=form.cleaned_data["idempotency_key"],
-            )
-        except UserError as exc:
-            add_user_error(form, exc)
-        else:
-            job = submitted.jobs[0]
-            messages.success(request, f"Queued — {job.estimate_credits} credits reserved.")
-            return redirect("job_detail", job_id=job.pk)
+    """The team's renders, newest first. Renders are asked for in a project's shot composer
+    (or the API); this page lists them and opens each."""
     return render(
         request,
         "generation/job_list.html",
         {
-            "form": form,
-            "jobs": selectors.job_list(user=request.user, team=team)[:30],
+            "jobs": selectors.job_list(user=request.user, team=request.team)[:30],
             "engine": engine_info(),
         },
     )

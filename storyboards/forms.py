@@ -23,6 +23,7 @@ from generation.requests import (
     model_duration_refusal,
 )
 from generation.runtime import engine_info
+from generation.uploads import Frame, UploadRefused, frame_from_upload
 from generation.vocabulary import (
     MODE_CHOICES,
     QUALITY_CHOICES,
@@ -73,10 +74,13 @@ class ShotForm(CameraForm):
         ),
     )
     mode = forms.ChoiceField(choices=MODE_CHOICES, initial=Mode.TEXT)
-    image = forms.ImageField(
+    image = forms.FileField(
         required=False,
         label="Reference frame",
-        help_text="Image to video: PNG, JPEG or WebP, up to 20 MB.",
+        help_text="Image to video: PNG, JPEG, WebP or a still GIF, up to 20 MB and 8K.",
+        widget=forms.ClearableFileInput(
+            attrs={"accept": "image/png,image/jpeg,image/webp,image/gif"}
+        ),
     )
     source_job = forms.TypedChoiceField(
         coerce=int,
@@ -184,6 +188,17 @@ class ShotForm(CameraForm):
         if refusal:
             raise forms.ValidationError(refusal)
         return duration
+
+    def clean_image(self) -> Frame | None:
+        """The upload checked and decoded once, here at the edge: the request carries its
+        pixels, never the open file."""
+        upload = self.cleaned_data.get("image")
+        if not upload:
+            return None
+        try:
+            return frame_from_upload(upload, field="image")
+        except UploadRefused as exc:
+            raise forms.ValidationError(exc.message) from exc
 
     def clean_mode(self) -> str:
         mode: str = self.cleaned_data["mode"]

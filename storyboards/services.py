@@ -7,7 +7,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from django.core.files import File
 from django.db import transaction
 from django.db.models import F, Max
 from django.utils import timezone
@@ -17,6 +16,7 @@ from generation import requests as render_requests
 from generation import services as render_services
 from generation.models import RenderJob
 from generation.requests import RenderRejected, RenderRequest
+from generation.uploads import frame_from_bytes
 from generation.vocabulary import Mode, Quality
 from storyboards.models import Project, Shot
 
@@ -230,9 +230,10 @@ def job_request(job: RenderJob, **overrides: Any) -> RenderRequest:
         "loop": recipe.get("loop", False),
     }
     # Image to video, start + end keyframes: the same frames again.
-    for name, upload in (("image", job.input_image), ("end_image", job.input_end_image)):
-        if upload:
-            fields[name] = File(upload.open("rb"), name=Path(upload.name).name)
+    for name, stored in (("image", job.input_image), ("end_image", job.input_end_image)):
+        if stored:
+            with stored.open("rb") as fh:
+                fields[name] = frame_from_bytes(fh.read(), field=name, name=Path(stored.name).name)
     return RenderRequest(**(fields | overrides))
 
 

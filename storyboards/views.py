@@ -23,6 +23,7 @@ from billing import ledger
 from generation import requests as render_requests
 from generation.models import RenderJob
 from generation.runtime import engine_info
+from generation.services import IdempotencyConflict
 from generation.vocabulary import Quality, Resolution
 from storyboards import selectors, services
 from storyboards.chips import camera_chips, prompt_without
@@ -207,9 +208,10 @@ def _composer_context(
 
 def _submit(
     request: TeamRequest, form: ShotForm, project: Project, shot: Shot | None
-) -> Shot | None:
-    """Save the composer into the shot and, when asked, render it. Returns the shot, or None
-    when the render was refused (the reason is on the form, and the shot is as it was)."""
+) -> Shot | int:
+    """Save the composer into the shot and, when asked, render it. Returns the shot, or the
+    status to answer with when the render was refused (the reason is on the form, and the
+    shot is as it was): 409 for a key already used with other settings, else 200."""
     fields = form.shot_fields()
     if request.POST.get("action") != "render":
         shot = (
@@ -231,7 +233,7 @@ def _submit(
         )
     except UserError as exc:
         add_user_error(form, exc)
-        return None
+        return 409 if isinstance(exc, IdempotencyConflict) else 200
     credits = sum(j.estimate_credits for j in jobs)
     takes = f"{len(jobs)} takes" if len(jobs) > 1 else "1 take"
     messages.success(
@@ -252,12 +254,17 @@ def shot_new(request: TeamRequest, project_id: int) -> HttpResponse:
         sources=selectors.source_choices(user=request.user, team=project.team),
         initial=initial,
     )
+    status = 200
     if request.method == "POST" and form.is_valid():
         shot = _submit(request, form, project, None)
-        if shot is not None:
+        if isinstance(shot, Shot):
             return redirect("project_detail", project_id=project.pk)
+        status = shot
     return render(
-        request, "storyboards/composer.html", _composer_context(request, project, form, None)
+        request,
+        "storyboards/composer.html",
+        _composer_context(request, project, form, None),
+        status=status,
     )
 
 
@@ -274,14 +281,19 @@ def shot_edit(request: TeamRequest, shot_id: int) -> HttpResponse:
         sources=selectors.source_choices(user=request.user, team=project.team),
         initial=initial,
     )
+    status = 200
     if request.method == "POST" and form.is_valid():
         saved = _submit(request, form, project, shot)
-        if saved is not None:
+        if isinstance(saved, Shot):
             if request.POST.get("action") == "render":
                 return redirect("shot_detail", shot_id=saved.pk)
             return redirect("shot_edit", shot_id=saved.pk)
+        status = saved
     return render(
-        request, "storyboards/composer.html", _composer_context(request, project, form, shot)
+        request,
+        "storyboards/composer.html",
+        _composer_context(request, project, form, shot),
+        status=status,
     )
 
 

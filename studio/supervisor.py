@@ -1,10 +1,12 @@
-"""Process supervision for ``manage.py runstack``: start, relay output, stop in order.
+"""Process supervision for ``manage.py runstack``: start, relay output, restart what dies,
+stop in order.
 
 Kept free of Django so it can be read and tested on its own. The rules it enforces
 come from what a generic Procfile runner gets wrong (docs/runtime.md): every child runs in its own process
 group with a parent-death signal, SIGINT/SIGTERM/SIGHUP all mean "stop in order", a
 group is stopped by signalling its leader first and killing the whole group only after
-a grace period, and no process group outlives the supervisor.
+a grace period, and no process group outlives the supervisor. Once the stack is up, a
+child that dies is started again with a backoff (logged), while the others keep serving.
 """
 
 from __future__ import annotations
@@ -26,6 +28,12 @@ from typing import TextIO
 PR_SET_PDEATHSIG = 1  # from <linux/prctl.h>
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 POLL_S = 0.1
+# A child that dies once the stack is up is started again after 1, 2, 4, … s (at most 30);
+# one that stayed up this long starts over at 1 s; after this many quick deaths in a row
+# the stack gives up and stops, naming it.
+RESTART_BACKOFF_S = (1.0, 30.0)
+STABLE_AFTER_S = 60.0
+MAX_QUICK_RESTARTS = 5
 # honcho's palette: one colour per process name, cycled.
 COLOURS = ("36", "33", "32", "35", "34", "31")
 
@@ -82,6 +90,11 @@ class Child:
     popen: subprocess.Popen[str]
     reader: threading.Thread
     grace_s: float
+    argv: Sequence[str] = ()
+    env: dict[str, str] | None = None
+    started_at: float = field(default_factory=time.monotonic)
+    #: Restarts in a row after a short life (see ``STABLE_AFTER_S``).
+    quick_restarts: int = 0
 
     @property
     def pid(self) -> int:
@@ -219,7 +232,7 @@ class Supervisor:
             target=self._relay, args=(name, next(self._colours), popen.stdout), daemon=True
         )
         reader.start()
-        child = Child(name=name, popen=popen, reader=reader, grace_s=grace_s)
+        child = Child(name=name, popen=popen, reader=reader, grace_s=grace_s, argv=argv, env=env)
         self.children.append(child)
         self.started.append(child)
         return child
@@ -244,11 +257,53 @@ class Supervisor:
                 raise StartupError(f"{what} did not come up within {timeout_s:.0f} s")
             time.sleep(POLL_S)
 
-    def run_until_stopped(self) -> None:
-        """Block until a stop signal (returns) or a child's death (raises ChildDied)."""
+    def run_until_stopped(self, *, restart: Sequence[str] = ()) -> None:
+        """Block until a stop signal (returns) or a child's death (raises ChildDied).
+
+        A child named in ``restart`` is started again instead, after a backoff that
+        doubles while it keeps dying quickly; the others keep running meanwhile. Only
+        ``MAX_QUICK_RESTARTS`` quick deaths in a row raise :class:`ChildDied`.
+        """
+        pending: list[tuple[float, Child]] = []  # (when, the dead child to start again)
         while not self.stop_requested:
-            self.check_children()
+            for child in list(self.children):
+                returncode = child.exit_status()
+                if returncode is None:
+                    continue
+                if child.name not in restart:
+                    raise ChildDied(child, returncode)
+                pending.append(self._schedule_restart(child, returncode))
+            now = time.monotonic()
+            for due in [p for p in pending if p[0] <= now]:
+                pending.remove(due)
+                if not self.stop_requested:
+                    self._restart(due[1])
             time.sleep(POLL_S)
+
+    def _schedule_restart(self, child: Child, returncode: int) -> tuple[float, Child]:
+        lived = time.monotonic() - child.started_at
+        quick = 0 if lived >= STABLE_AFTER_S else child.quick_restarts + 1
+        if quick > MAX_QUICK_RESTARTS:
+            raise ChildDied(child, returncode)
+        low, high = RESTART_BACKOFF_S
+        delay = min(high, low * 2 ** max(0, quick - 1))
+        self.say(
+            f"{child.name} exited unexpectedly ({describe_returncode(returncode)}) after "
+            f"{lived:.0f} s: restarting it in {delay:.0f} s"
+            + (f" (quick restart {quick} of {MAX_QUICK_RESTARTS})" if quick else "")
+        )
+        # Sweep what the dead leader left in its group (a Celery pool, say) and reap it.
+        child.kill_group()
+        child.reap()
+        self.children.remove(child)
+        child.quick_restarts = quick
+        return time.monotonic() + delay, child
+
+    def _restart(self, dead: Child) -> Child:
+        child = self.start(dead.name, dead.argv, env=dead.env, grace_s=dead.grace_s)
+        child.quick_restarts = dead.quick_restarts
+        self.say(f"{child.name} restarted (pid {child.pid})")
+        return child
 
     def stop(self, children: Sequence[Child]) -> None:
         """Stop one tier: SIGTERM each leader, wait out the grace period, SIGKILL the groups.

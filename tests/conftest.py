@@ -6,6 +6,7 @@ from pathlib import Path
 import pytest
 from channels.layers import channel_layers
 from django.conf import settings as django_settings
+from django.core.cache import cache
 
 from billing import pricing
 from billing.models import Plan
@@ -45,6 +46,11 @@ def _test_settings(settings, tmp_path) -> None:
         "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
     }
     settings.MEDIA_ROOT = tmp_path / "media"
+    # The test client speaks plain HTTP, as DAILIES_PLAIN_HTTP=1 serves it.
+    settings.SECURE_SSL_REDIRECT = False
+    settings.SESSION_COOKIE_SECURE = settings.CSRF_COOKIE_SECURE = False
+    settings.SECURE_HSTS_SECONDS = 0
+    cache.clear()  # rate-limit counters start at zero in every test
     # Tests render with the tiny random-weight model: fast, and what they assert does not
     # depend on training.
     settings.DAILIES_ENGINE = {**settings.DAILIES_ENGINE, "preset": "tiny", "weights_dir": None}

@@ -84,6 +84,8 @@ def child_env(
         # Tests render with the tiny random-weight model, as the test process does.
         "DAILIES_ENGINE_PRESET": "tiny",
         "DAILIES_WEIGHTS_DIR": "",
+        # Tests reach the web server over plain HTTP on 127.0.0.1.
+        "DAILIES_PLAIN_HTTP": "1",
     }
     return env | redis_env(redis_url) | extra
 

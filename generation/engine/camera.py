@@ -60,6 +60,12 @@ INTERPOLATIONS = ("linear", "smooth")
 # Named speeds a user (or a caption) can pick; `speed` is a multiplier of the base rates below.
 NAMED_SPEEDS: dict[str, float] = {"slow": 0.5, "medium": 1.0, "fast": 2.0, "whip": 5.0}
 
+# Bounds of a custom path: longer than any one render, wider than any set, and few enough
+# keyframes to edit by hand.
+MAX_KEYFRAMES = 32
+KEYFRAME_TIME_MAX_S = 60.0
+KEYFRAME_REACH_M = 1000.0
+
 # Base rates at speed 1.0, chosen so a medium move is clearly visible in a two-second shot.
 PAN_DEG_PER_S = 12.0
 TILT_DEG_PER_S = 8.0
@@ -88,6 +94,8 @@ def _vec3(name: str, value: Any) -> tuple[float, float, float]:
         raise ValueError(f"{name} must be three numbers (x, y, z), got {value!r}") from None
     if not all(math.isfinite(v) for v in (x, y, z)):
         raise ValueError(f"{name} must be finite, got {value!r}")
+    if max(abs(x), abs(y), abs(z)) > KEYFRAME_REACH_M:
+        raise ValueError(f"{name} must lie within {KEYFRAME_REACH_M:g} m of the origin")
     return (x, y, z)
 
 
@@ -169,6 +177,10 @@ class Keyframe:
     def __post_init__(self) -> None:
         if not isinstance(self.t, int | float) or not math.isfinite(self.t) or self.t < 0:
             raise ValueError(f"keyframe time must be a number of seconds ≥ 0, got {self.t!r}")
+        if self.t > KEYFRAME_TIME_MAX_S:
+            raise ValueError(
+                f"keyframe time must be at most {KEYFRAME_TIME_MAX_S:g} s, got {self.t:g}"
+            )
         object.__setattr__(self, "position", _vec3("keyframe position", self.position))
         object.__setattr__(self, "look_at", _vec3("keyframe look_at", self.look_at))
         if math.dist(self.position, self.look_at) < 1e-6:
@@ -242,6 +254,10 @@ class CameraSpec:
         kinds = [m.kind for m in self.moves if m.kind != "static"]
         if len(kinds) != len(set(kinds)):
             raise ValueError(f"each move kind may appear once, got {', '.join(kinds)}")
+        if len(self.keyframes) > MAX_KEYFRAMES:
+            raise ValueError(
+                f"a path has at most {MAX_KEYFRAMES} keyframes, got {len(self.keyframes)}"
+            )
         times = [k.t for k in self.keyframes]
         if len(times) != len(set(times)):
             raise ValueError("keyframes must have distinct times")

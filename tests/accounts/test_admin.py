@@ -36,9 +36,25 @@ def test_every_admin_changelist_loads(admin_client_: Client) -> None:
         ("moderation", "moderationterm"),
         ("moderation", "moderationdecision"),
         ("generation", "renderjob"),
+        ("storyboards", "project"),
+        ("storyboards", "shot"),
     ):
         response = admin_client_.get(reverse(f"admin:{app}_{model}_changelist"))
         assert response.status_code == 200, model
+
+
+def test_projects_and_shots_are_in_the_admin(admin_client_: Client) -> None:
+    from storyboards import services as storyboards
+
+    team, owner = team_with_owner()
+    project = storyboards.project_create(team=team, user=owner, name="Lighthouse")
+    shot = storyboards.shot_create(project=project, fields={"title": "Opening", "prompt": "sea"})
+    listing = admin_client_.get(reverse("admin:storyboards_project_changelist"), {"q": "Light"})
+    assert "Lighthouse" in listing.content.decode()
+    page = admin_client_.get(reverse("admin:storyboards_project_change", args=[project.pk]))
+    assert page.status_code == 200 and "Opening" in page.content.decode()
+    shot_page = admin_client_.get(reverse("admin:storyboards_shot_change", args=[shot.pk]))
+    assert shot_page.status_code == 200
 
 
 def test_adjust_credits_action_writes_an_entry_with_its_reason(admin_client_: Client) -> None:

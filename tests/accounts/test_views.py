@@ -22,29 +22,82 @@ def _client_for(user: User) -> Client:
     return client
 
 
-def test_signup_creates_a_personal_team_with_free_credits_and_logs_in(client: Client) -> None:
-    response = client.post(
-        reverse("signup"),
-        {"email": "Ada@Example.com", "display_name": "Ada", "password": "lens-flare-1979"},
-        follow=True,
-    )
-    assert response.redirect_chain[-1][0] == reverse("dashboard")
+def _link_in(message) -> str:
+    return re.search(r"http://testserver(/\S+)", message.body)[1]
+
+
+def test_signup_mails_a_link_that_opens_a_personal_team_with_free_credits(
+    client: Client, django_capture_on_commit_callbacks
+) -> None:
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(
+            reverse("signup"),
+            {"email": "Ada@Example.com", "display_name": "Ada", "password": "lens-flare-1979"},
+            follow=True,
+        )
+    assert response.redirect_chain[-1][0] == reverse("signup_done")
+    assert "ada@example.com" in response.content.decode()
     user = User.objects.get(email="ada@example.com")
+    assert not user.is_active  # no log-in until the mailbox answers
+    (message,) = mail.outbox
+    assert message.to == ["ada@example.com"]
+    landed = client.get(_link_in(message), follow=True)
+    assert landed.redirect_chain[-1][0] == reverse("dashboard")
+    user.refresh_from_db()
     team = user.teams.get()
-    assert team.is_personal and team.plan.code == "free"
+    assert user.is_active and team.is_personal and team.plan.code == "free"
     assert ledger.balance(team).available == 30
-    assert "30</span>" in response.content.decode() or ">30<" in response.content.decode()
+    html = landed.content.decode()
+    assert "30</span>" in html or ">30<" in html
+    client.post(reverse("logout"))
+    again = client.get(_link_in(message))  # once only
+    assert again.status_code == 400 and "no longer works" in again.content.decode()
+
+
+def _main(html: str) -> str:
+    return html.split('<main id="main"', 1)[1].split("</main>", 1)[0]
+
+
+def test_signup_says_the_same_whether_or_not_the_email_has_an_account(
+    client: Client, django_capture_on_commit_callbacks
+) -> None:
+    owner = UserFactory(email="taken@example.com")
+    answers = []
+    for email in ("taken@example.com", "fresh@example.com"):
+        with django_capture_on_commit_callbacks(execute=True):
+            response = client.post(
+                reverse("signup"), {"email": email, "password": "lens-flare-1979"}, follow=True
+            )
+        page = _main(response.content.decode()).replace(email, "E")
+        answers.append((response.status_code, response.redirect_chain, page))
+    assert answers[0] == answers[1]
+    owner.refresh_from_db()
+    assert owner.check_password("correct-horse-42")  # the account is untouched
+    to_owner, to_new = mail.outbox
+    assert to_owner.to == ["taken@example.com"] and "already has one" in to_owner.body
+    assert reverse("password_reset") in to_owner.body and "/confirm/" not in to_owner.body
+    assert to_new.to == ["fresh@example.com"] and "/confirm/" in to_new.body
 
 
 def test_signup_errors_are_shown_next_to_their_fields(client: Client) -> None:
-    UserFactory(email="taken@example.com")
-    response = client.post(
-        reverse("signup"), {"email": "taken@example.com", "password": "12345678"}
-    )
+    response = client.post(reverse("signup"), {"email": "not-an-email", "password": "12345678"})
     html = response.content.decode()
     assert response.status_code == 200
-    assert re.search(r'id="id_email-errors">.*already exists', html, re.S)
+    assert re.search(r'id="id_email-errors">.*valid email', html, re.S)
     assert re.search(r'id="id_password-errors">.*entirely numeric', html, re.S)
+    assert not User.objects.exists() and not mail.outbox
+
+
+def test_a_second_signup_of_an_unconfirmed_address_replaces_the_first_link(
+    client: Client, django_capture_on_commit_callbacks
+) -> None:
+    for password in ("squatter-pass-1", "owners-pass-22"):
+        with django_capture_on_commit_callbacks(execute=True):
+            client.post(reverse("signup"), {"email": "new@example.com", "password": password})
+    first, second = mail.outbox
+    assert client.get(_link_in(first)).status_code == 400
+    assert client.get(_link_in(second)).status_code == 302
+    assert User.objects.get(email="new@example.com").check_password("owners-pass-22")
 
 
 def test_login_with_email_and_logout(client: Client) -> None:

@@ -7,6 +7,7 @@ import pytest
 from django.test import Client
 
 from generation.models import RenderJob
+from storyboards import services as storyboards
 from tests.api.conftest import api_client
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -18,15 +19,20 @@ def test_an_api_generation_matches_a_page_render_and_shows_in_the_studio(seeded)
     api = api_client()
     browser = Client()
     browser.force_login(api.owner)
+    project = storyboards.project_create(team=api.team, user=api.owner, name="Parity")
     page = browser.post(
-        "/renders/",
+        f"/projects/{project.pk}/shots/new/",
         {
+            "title": "Parity",
             "prompt": PROMPT,
+            "mode": "t2v",
             "quality": "pro",
             "resolution": 720,
             "duration_s": 4,
             "fps": 24,
+            "seed_mode": "fixed",
             "seed": 11,
+            "variants": 1,
             "focal_mm": 50,
             "aperture": 2.8,
             "shutter_deg": 180,
@@ -35,6 +41,7 @@ def test_an_api_generation_matches_a_page_render_and_shows_in_the_studio(seeded)
             "move_1": "dolly:in",
             "move_1_speed": 0.5,
             "move_1_easing": "ease_in_out",
+            "action": "render",
             "idempotency_key": "page-1",
         },
     )

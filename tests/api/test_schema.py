@@ -8,6 +8,7 @@ from collections.abc import Iterator
 
 import pytest
 import schemathesis
+from django.conf import settings as django_settings
 from django.core import signals
 from django.core.handlers.wsgi import WSGIHandler
 from django.db import close_old_connections
@@ -15,6 +16,9 @@ from hypothesis import HealthCheck, settings
 
 from tests.api.conftest import api_client
 
+# The document is fetched at collection, before any settings fixture: the handler speaks plain
+# HTTP, as the test client does (tests/conftest.py), so HTTPS is not asked for.
+django_settings.SECURE_SSL_REDIRECT = False
 schema = schemathesis.openapi.from_wsgi("/api/v1/openapi.json", WSGIHandler())
 schema.config.generation.update(
     modes=[schemathesis.GenerationMode.POSITIVE, schemathesis.GenerationMode.NEGATIVE],

@@ -22,7 +22,13 @@ def test_keys_webhooks_and_docs(
     seeded, studio_stack, browser, screenshot, prefix, viewport
 ) -> None:
     base = f"http://127.0.0.1:{studio_stack.port}"
-    context = browser.new_context(viewport=viewport, device_scale_factor=1)
+    context = browser.new_context(
+        # Playwright compiles wait_for_function's predicate in the page, which the CSP
+        # forbids; test_pages.py checks the policy without this.
+        viewport=viewport,
+        device_scale_factor=1,
+        bypass_csp=True,
+    )
     page = context.new_page()
     page.set_default_timeout(60_000)
     errors: list[str] = []

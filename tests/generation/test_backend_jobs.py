@@ -28,6 +28,7 @@ from generation.engine.camera import CameraMove, CameraSpec
 from generation.engine.video_io import decode_video
 from generation.models import RenderJob
 from generation.requests import RenderRequest
+from generation.uploads import Frame, frame_from_upload
 from generation.vocabulary import Mode, Quality
 from tests.backends import tiny
 from tests.factories import submit_one, team_with_owner
@@ -57,12 +58,12 @@ def _one_thread():
     torch.set_num_threads(before)
 
 
-def _upload(seed: int = 0) -> SimpleUploadedFile:
+def _upload(seed: int = 0) -> Frame:
     g = torch.Generator().manual_seed(seed)
     pixels = torch.randint(0, 256, (36, 64, 3), generator=g, dtype=torch.uint8).numpy()
     buffer = io.BytesIO()
     Image.fromarray(pixels).save(buffer, format="PNG")
-    return SimpleUploadedFile("frame.png", buffer.getvalue(), content_type="image/png")
+    return frame_from_upload(SimpleUploadedFile("frame.png", buffer.getvalue()))
 
 
 def _listen(job: RenderJob) -> str:

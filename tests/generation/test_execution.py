@@ -6,7 +6,10 @@ import asyncio
 import io
 import json
 import logging
+import os
 import re
+import socket
+import subprocess
 import threading
 import time
 from dataclasses import replace
@@ -17,7 +20,6 @@ import numpy as np
 import pytest
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
-from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
@@ -28,6 +30,7 @@ from billing import ledger
 from generation import execution, lifecycle, progress
 from generation.engine.video_io import decode_video
 from generation.models import RenderJob
+from generation.uploads import frame_from_bytes
 from tests.factories import submit_one, team_with_owner
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("seeded")]
@@ -141,7 +144,7 @@ def test_a_failed_render_tells_the_user_a_plain_sentence_and_admins_the_exceptio
     team, owner = team_with_owner()
     frame = io.BytesIO()
     Image.new("RGB", (64, 36), (200, 40, 40)).save(frame, format="PNG")
-    upload = SimpleUploadedFile("frame.png", frame.getvalue(), content_type="image/png")
+    upload = frame_from_bytes(frame.getvalue())
     job = submit_one(
         team=team, user=owner, request=replace(small_request, mode="i2v", image=upload)
     )
@@ -222,6 +225,23 @@ def test_a_live_workers_job_is_left_alone_by_the_reaper(small_request) -> None:
     assert report.requeued == report.failed == []
     job.refresh_from_db()
     assert job.state == State.RUNNING
+
+
+def test_a_job_whose_local_pool_process_died_is_reaped_at_the_next_pass(small_request) -> None:
+    team, owner = team_with_owner()
+    job = submit_one(team=team, user=owner, request=small_request)
+    gone = subprocess.Popen(["true"])
+    gone.wait()  # its pid now names no process
+    lifecycle.render_job_claim(job_id=job.pk, worker=f"{socket.gethostname()}:{gone.pid}")
+    report = lifecycle.render_jobs_reap(stale_after_s=3600)  # the heartbeat is fresh
+    assert report.requeued == [job.pk]
+    job.refresh_from_db()
+    assert job.state == State.QUEUED and ledger.check_ledger() == []
+    # A live process of this machine, and any process of another, are left to the heartbeat.
+    lifecycle.render_job_claim(job_id=job.pk, worker=f"{socket.gethostname()}:{os.getpid()}")
+    assert lifecycle.render_jobs_reap(stale_after_s=3600).requeued == []
+    RenderJob.objects.filter(pk=job.pk).update(worker=f"elsewhere:{gone.pid}")
+    assert lifecycle.render_jobs_reap(stale_after_s=3600).requeued == []
 
 
 def test_a_queued_job_the_broker_never_got_is_handed_over_again(small_request) -> None:

@@ -16,18 +16,17 @@ from generation.engine.camera import CameraSpec
 from generation.engine.video_io import decode_video
 from generation.models import RenderJob
 from generation.requests import RenderRejected
+from generation.uploads import Frame, UploadRefused, frame_from_upload
 from tests.factories import submit_one, team_with_owner
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("seeded")]
 State = RenderJob.State
 
 
-def _png(
-    color: tuple[int, int, int] = (200, 40, 40), size: tuple[int, int] = (64, 36)
-) -> SimpleUploadedFile:
+def _png(color: tuple[int, int, int] = (200, 40, 40), size: tuple[int, int] = (64, 36)) -> Frame:
     buffer = io.BytesIO()
     Image.new("RGB", size, color).save(buffer, format="PNG")
-    return SimpleUploadedFile("frame.png", buffer.getvalue(), content_type="image/png")
+    return frame_from_upload(SimpleUploadedFile("frame.png", buffer.getvalue()))
 
 
 @pytest.fixture
@@ -54,8 +53,9 @@ def test_image_to_video_needs_a_readable_image(small_request) -> None:
         submit_one(team=team, user=owner, request=replace(small_request, mode="i2v"))
     assert missing.value.field == "image"
     junk = SimpleUploadedFile("frame.png", b"not an image", content_type="image/png")
-    with pytest.raises(RenderRejected, match="not an image we can read"):
-        submit_one(team=team, user=owner, request=replace(small_request, mode="i2v", image=junk))
+    with pytest.raises(UploadRefused, match="not an image we can read") as unreadable:
+        frame_from_upload(junk)  # the edge decodes an upload; a request never holds one
+    assert unreadable.value.field == "image"
     assert not RenderJob.objects.exists() and ledger.balance(team).held == 0
 
 

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from io import StringIO
+from pathlib import Path
 
 import pytest
 from django.core.management import CommandError, call_command
@@ -33,8 +34,17 @@ def test_seed_creates_plans_pricing_and_a_demo_login_printed_once() -> None:
     assert User.objects.get(email=DEMO_EMAIL).check_password(password)
 
     second = _call("seed")
-    assert "password:" not in second
+    assert "password:" not in second and "manage.py demo_password" in second
     assert Plan.objects.count() == 4 and PriceBook.objects.count() == 1
+
+
+@pytest.mark.django_db
+def test_demo_password_sets_a_new_one_the_readme_names() -> None:
+    old = _call("seed").split("password: ")[1].split()[0]
+    new = _call("demo_password").split("password: ")[1].split()[0]
+    demo = User.objects.get(email=DEMO_EMAIL)
+    assert new != old and demo.check_password(new) and not demo.check_password(old)
+    assert "manage.py demo_password" in (Path(__file__).parents[2] / "README.md").read_text()
 
 
 @pytest.mark.django_db

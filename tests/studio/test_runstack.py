@@ -103,7 +103,11 @@ class Stack:
         self.port = _free_port()
         self.lines: list[str] = []
         self.env = {k: v for k, v in os.environ.items() if k not in ("REDIS_URL", "DATABASE_URL")}
-        self.env |= {"DAILIES_VAR_DIR": str(var_dir), "PYTHONUNBUFFERED": "1"}
+        self.env |= {
+            "DAILIES_VAR_DIR": str(var_dir),
+            "PYTHONUNBUFFERED": "1",
+            "DAILIES_PLAIN_HTTP": "1",  # as ./dailies run sets it
+        }
         self.env |= env_overrides or {}
         self.proc: subprocess.Popen[str] | None = None
         self.groups: set[int] = set()
@@ -223,20 +227,60 @@ def test_serves_login_and_a_stop_signal_stops_everything_in_order(
     assert stopped and "redis stopped" in stopped[-1], stack.output
 
 
-@embedded_only
-def test_a_dying_child_is_named_and_stops_the_rest(stacks: list[Stack], var_dir: Path) -> None:
-    stack = _launch(stacks, var_dir)
-    stack.wait_for_url()
-    groups = stack.record_groups()
-    web = next(pid for pid in groups if b"daphne" in Path(f"/proc/{pid}/cmdline").read_bytes())
+def _leader(stack: Stack, marker: bytes) -> int:
+    """The pid of the stack child whose command line holds ``marker`` (a group leader)."""
     assert stack.proc
+    for pid in _descendants(stack.proc.pid):
+        with contextlib.suppress(FileNotFoundError, ProcessLookupError):
+            if os.getpgid(pid) == pid and marker in Path(f"/proc/{pid}/cmdline").read_bytes():
+                return pid
+    raise AssertionError(f"no child runs {marker!r}:\n{stack.output}")
 
-    os.kill(web, signal.SIGKILL)
 
-    assert stack.proc.wait(timeout=GRACE_S + 5) != 0
-    assert "web exited unexpectedly (killed by SIGKILL)" in stack.output
-    assert not _members_of_groups(groups)
+CHILDREN = {
+    "redis": b"redis-server",
+    "worker": b"default\x00--concurrency",
+    "gpu": b"gpu\x00--concurrency",
+    "beat": b"beat",
+    "web": b"daphne",
+}
+
+
+@embedded_only
+def test_each_dead_child_is_restarted_while_the_rest_keep_serving(
+    stacks: list[Stack], var_dir: Path
+) -> None:
+    stack = _launch(stacks, var_dir)
+    url = stack.wait_for_url()
+    assert stack.proc
+    for name, marker in CHILDREN.items():
+        old = _leader(stack, marker)
+        os.kill(old, signal.SIGKILL)
+        if name != "web":  # the web server answers while the others come back
+            assert _get(url + "accounts/login/") == 200, stack.output
+        restarted = f"{name} restarted (pid"
+        assert _wait_until(lambda: restarted in stack.output, 30), stack.output  # noqa: B023
+        assert f"{name} exited unexpectedly (killed by SIGKILL)" in stack.output
+        assert _leader(stack, marker) != old
+        stack.record_groups()
+    assert _wait_until(lambda: _answers(url + "accounts/login/"), 30), stack.output
+    assert stack.proc.poll() is None, "the stack stopped"
+    ledger = subprocess.run(
+        [sys.executable, "manage.py", "check_ledger"],
+        cwd=ROOT, env=stack.env, capture_output=True, text=True,
+    )  # fmt: skip
+    assert ledger.returncode == 0, ledger.stdout + ledger.stderr
+
+    stack.proc.send_signal(signal.SIGTERM)
+    assert stack.proc.wait(timeout=GRACE_S * 2 + 5) == 0, stack.output
     assert not (var_dir / "redis.sock").exists()
+
+
+def _answers(url: str) -> bool:
+    try:
+        return _get(url) == 200
+    except OSError:
+        return False
 
 
 @embedded_only

