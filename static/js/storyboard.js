@@ -127,6 +127,14 @@
 
   function init() {
     $$("[data-storyboard-player]").forEach(player);
+    // A take that finishes changes what the player can play and what is left to render:
+    // fetch the timeline again (its cards carry both).
+    document.body.addEventListener("job-settled", () => {
+      const timeline = document.getElementById("timeline");
+      if (timeline && window.htmx && $("[data-storyboard-player]")) {
+        htmx.ajax("GET", window.location.pathname, { target: "#timeline", swap: "outerHTML" });
+      }
+    });
     // A transition's seconds only matter for a crossfade.
     document.addEventListener("change", (e) => {
       const select = e.target.closest && e.target.closest("[data-transition-select]");
