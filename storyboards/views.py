@@ -273,18 +273,21 @@ def project_format(request: TeamRequest, project_id: int) -> HttpResponse:
 def storyboard_export(request: TeamRequest, project_id: int) -> HttpResponse:
     """Queue an export of the storyboard (no credits): its progress arrives over the socket."""
     project = selectors.project_get(user=request.user, project_id=project_id)
+    error = ""
     try:
         services.storyboard_export_request(project=project, user=request.user)
     except UserError as exc:
-        messages.error(request, exc.message)
-    url = reverse("project_detail", args=[project.pk]) + "#exports"
+        error = exc.message
     if request.htmx:
-        return render(
-            request,
-            "storyboards/project_detail.html#exports",
-            {"project": project, "exports": selectors.export_list(project=project)},
-        )
-    return redirect(url)
+        context = {
+            "project": project,
+            "exports": selectors.export_list(project=project),
+            "export_error": error,
+        }
+        return render(request, "storyboards/project_detail.html#exports", context)
+    if error:
+        messages.error(request, error)
+    return redirect(reverse("project_detail", args=[project.pk]) + "#exports")
 
 
 @login_required

@@ -90,3 +90,11 @@ def test_other_teams_storyboards_are_404(owner_client, other_team) -> None:
     )
     assert client.post(f"/projects/{project.pk}/export/").status_code == 404
     assert not RenderJob.objects.exists()
+
+
+def test_an_export_of_unrendered_shots_is_refused_beside_the_button(owner_client) -> None:
+    client, _, _, project, _ = owner_client
+    response = client.post(f"/projects/{project.pk}/export/", HTTP_HX_REQUEST="true")
+    body = response.content.decode()
+    assert response.status_code == 200 and "data-export-error" in body
+    assert "Shot 1 has no finished take yet" in body
