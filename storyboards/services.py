@@ -385,6 +385,26 @@ def _as_storyboard_asks(
     return request
 
 
+def storyboard_draft(shot: Shot, request: RenderRequest) -> tuple[RenderRequest, str]:
+    """The composer's draft for a saved shot as its boundary will render it (the price of a
+    continuation is an extension's), and a note that says so ("" when nothing changes)."""
+    if request.mode != Mode.TEXT:
+        return request, ""
+    plans = project_plan(shot.project)
+    plan = next((p for p in plans if p.shot.pk == shot.pk), None)
+    if plan is None or plan.boundary is None:
+        return request, ""
+    if plan.depends_on is not None:
+        source = plans[plan.depends_on].shot.current_job_id
+        note = f"Continues shot {plan.index}: rendered as an extension of its circled take."
+        return replace(request, mode=Mode.EXTEND, source_job_id=source), note
+    if plan.boundary.kind == Transition.MATCH_CUT:
+        camera = replace(plans[plan.index - 1].camera, aspect=request.camera.aspect)
+        note = f"Match cut: rendered with shot {plan.index}’s camera."
+        return replace(request, camera=camera), note
+    return request, ""
+
+
 def shot_request(plan: ShotPlan, *, source_job_id: int | None = None) -> RenderRequest:
     """What "Render storyboard" asks for a shot: its settings with the camera it renders
     with; a continuation extends ``source_job_id`` (the previous shot's take)."""

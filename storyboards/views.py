@@ -331,7 +331,7 @@ def _composer_context(
         "chips": camera_chips(prompt),
         "mode_options": render_requests.mode_options(),
         "engine": engine_info(),
-        "estimate": _estimate(project, form),
+        "estimate": _estimate(project, form, shot),
     }
 
 
@@ -433,15 +433,20 @@ def composer_parse(request: TeamRequest, project_id: int) -> HttpResponse:
     return render(request, _hx(request, "storyboards/composer_aid.html", "chips"), context)
 
 
-def _estimate(project: Project, form: ShotForm) -> dict[str, Any]:
+def _estimate(project: Project, form: ShotForm, shot: Shot | None = None) -> dict[str, Any]:
     """Price and time for the composer's current settings, with the render service's
     objection next to the field it concerns: the same quote a render gets, as a draft (a
-    GET carries no upload, and the prompt may not be written yet)."""
+    GET carries no upload, and the prompt may not be written yet). A saved shot is priced
+    as its storyboard boundary renders it (a continuation is an extension)."""
     team = project.team
     draft, takes = form.draft_request()
     result: dict[str, Any] = {"variants": takes, "quality": Quality(draft.quality).label}
+    if shot is not None:
+        draft, result["storyboard_note"] = services.storyboard_draft(shot, draft)
     try:
-        quote = render_requests.quote(team=team, request=draft, takes=takes, draft=True)
+        quote = render_requests.quote(
+            team=team, request=draft, takes=takes, draft=True, pending_source=True
+        )
     except UserError as exc:
         result["error"], result["error_field"] = exc.message, exc.field
         return result
@@ -462,7 +467,12 @@ def _estimate(project: Project, form: ShotForm) -> dict[str, Any]:
 def composer_estimate(request: TeamRequest, project_id: int) -> HttpResponse:
     project = selectors.project_get(user=request.user, project_id=project_id)
     form = ShotForm(request.GET, team=project.team)
-    context = {"project": project, "estimate": _estimate(project, form), "form": form}
+    shot = None
+    if request.GET.get("shot"):
+        shot = selectors.shot_get(user=request.user, shot_id=request.GET["shot"])
+        if shot.project_id != project.pk:
+            raise Http404("No such shot.")
+    context = {"project": project, "estimate": _estimate(project, form, shot), "form": form}
     return render(request, _hx(request, "storyboards/composer_aid.html", "estimate"), context)
 
 

@@ -98,3 +98,32 @@ def test_an_export_of_unrendered_shots_is_refused_beside_the_button(owner_client
     body = response.content.decode()
     assert response.status_code == 200 and "data-export-error" in body
     assert "Shot 1 has no finished take yet" in body
+
+
+def test_the_composer_prices_a_continuation_as_the_extension_it_renders(owner_client) -> None:
+    from billing import pricing
+
+    client, _, _, project, shots = owner_client
+    client.post(f"/shots/{shots[1].pk}/transition/", {"transition": "continue"})
+    page = client.get(f"/shots/{shots[1].pk}/edit/").content.decode()
+    assert f'name="shot" value="{shots[1].pk}"' in page
+    assert "Continues shot 1: rendered as an extension" in page
+    params = {"prompt": "a red ball rolls", "mode": "t2v", "duration_s": "2", "fps": "24",
+              "resolution": "540", "quality": "flash", "aspect": "16:9", "variants": "1"}  # fmt: skip
+    response = client.get(
+        f"/projects/{project.pk}/shots/estimate/",
+        params | {"shot": shots[1].pk},
+        HTTP_HX_REQUEST="true",
+    )
+    extension = pricing.estimate(duration_s=2, resolution=540, quality="flash", mode="extend")
+    assert f'data-estimate-credits="{extension.credits}"' in response.content.decode()
+    assert "data-storyboard-note" in response.content.decode()
+    plain = client.get(f"/projects/{project.pk}/shots/estimate/", params, HTTP_HX_REQUEST="true")
+    assert "data-storyboard-note" not in plain.content.decode()
+
+
+def test_the_estimate_of_another_teams_shot_is_404(owner_client, other_team) -> None:
+    client, _, _, project, _ = owner_client
+    _, shot = other_team
+    response = client.get(f"/projects/{project.pk}/shots/estimate/", {"shot": shot.pk})
+    assert response.status_code == 404
