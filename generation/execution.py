@@ -29,13 +29,15 @@ from django.db.models.fields.files import FieldFile
 from django.utils import timezone
 from PIL import Image
 
-from generation import lifecycle, progress, runtime
+from generation import lifecycle, progress, queue, runtime
 from generation.models import Artifact, RenderJob
 from generation.vocabulary import Mode, Quality
 
 log = logging.getLogger(__name__)
 
 FAILED = "The render failed on the worker."
+# How often a continuation looks again whether the render it starts from has finished.
+SOURCE_WAIT_S = 2.0
 
 
 def worker_name() -> str:
@@ -259,9 +261,36 @@ def _render(job: RenderJob, heartbeat: Heartbeat) -> RenderJob | None:
         )
 
 
+def _wait_for_source(job_id: int) -> str | None:
+    """A queued job whose source is still rendering (a storyboard submits a shot and the shot
+    that continues it together) goes back to the broker for a moment and returns "waiting";
+    one whose source failed fails, refunded. None: the job may run."""
+    job = (
+        RenderJob.objects.select_related("source_job")
+        .filter(pk=job_id, state=RenderJob.State.QUEUED)
+        .first()
+    )
+    if job is None or job.source_job is None:
+        return None
+    source = job.source_job
+    if source.state == RenderJob.State.SUCCEEDED:
+        return None
+    if source.is_active:
+        queue.render_job_enqueue(job, countdown=SOURCE_WAIT_S)
+        return "waiting"
+    lifecycle.render_job_fail(
+        job_id=job.pk, message="The render it continues from did not finish, so it could not start."
+    )
+    return RenderJob.State.FAILED
+
+
 def render_job_execute(job_id: int) -> str:
-    """Run one job to a final state. Returns the state it ended in (or 'skipped')."""
+    """Run one job to a final state. Returns the state it ended in, 'skipped', or 'waiting'
+    (its source is still rendering: it was queued again)."""
     close_old_connections()
+    waiting = _wait_for_source(job_id)
+    if waiting is not None:
+        return waiting
     job = lifecycle.render_job_claim(job_id=job_id, worker=worker_name())
     if job is None:
         return "skipped"

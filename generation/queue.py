@@ -20,15 +20,17 @@ RENDER_TASK = "generation.tasks.render_job_run"
 RENDER_QUEUE = "gpu"
 
 
-def render_job_enqueue(job: RenderJob) -> bool:
-    """Hand the job to the broker. A broker outage is not the user's problem: the job
-    stays queued, and the reaper hands it over again once the broker is back."""
+def render_job_enqueue(job: RenderJob, *, countdown: float = 0) -> bool:
+    """Hand the job to the broker (to run ``countdown`` seconds from now). A broker outage is
+    not the user's problem: the job stays queued, and the reaper hands it over again once the
+    broker is back."""
     try:
         app.send_task(
             RENDER_TASK,
             args=(job.pk,),
             queue=RENDER_QUEUE,
             priority=job.priority,
+            countdown=countdown or None,
             retry=True,
             retry_policy={"max_retries": 2, "interval_start": 0.2, "interval_step": 0.5},
         )

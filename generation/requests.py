@@ -210,17 +210,21 @@ def camera_from_words(words: str, base: CameraSpec | None = None) -> CameraSpec:
         raise RenderRejected(f"Camera words: {exc}", field="camera_words") from exc
 
 
-def _finished(team: Team, job_id: int | None, *, field: str) -> RenderJob:
+def _finished(team: Team, job_id: int | None, *, field: str, pending: bool = False) -> RenderJob:
+    """A finished render of the team; with ``pending``, one still queued or rendering is taken
+    too (its worker waits for it: a storyboard submits a shot and its continuation at once)."""
     job = RenderJob.objects.filter(team=team, pk=job_id).first() if job_id else None
     if job is None:  # another team's render is as absent as a missing one
         raise SourceNotFound("Choose a finished render of your team to start from.", field=field)
-    if job.state != RenderJob.State.SUCCEEDED:
+    if job.state == RenderJob.State.SUCCEEDED or (pending and job.is_active):
+        return job
+    if job.is_active:
         raise RenderRejected("That render has not finished yet.", field=field)
-    return job
+    raise RenderRejected("That render did not finish: choose another.", field=field)
 
 
-def _source(team: Team, req: RenderRequest) -> RenderJob:
-    return _finished(team, req.source_job_id, field="source_job")
+def _source(team: Team, req: RenderRequest, *, pending: bool = False) -> RenderJob:
+    return _finished(team, req.source_job_id, field="source_job", pending=pending)
 
 
 def _check_image(
@@ -274,7 +278,7 @@ def _frame(
 
 
 def _inputs(
-    team: Team, req: RenderRequest, limits: PlanLimits, *, draft: bool
+    team: Team, req: RenderRequest, limits: PlanLimits, *, draft: bool, pending: bool = False
 ) -> tuple[RenderRequest, RenderJob | None, int]:
     """The mode's inputs, checked: the request as they fix it, its source, the seconds to bill."""
     if req.loop and req.mode not in LOOP_MODES:
@@ -303,7 +307,16 @@ def _inputs(
             )  # fmt: skip
             fixed = replace(fixed, end_image=end)
         return fixed, None, req.duration_s
-    source = _source(team, req)
+    if draft and req.mode == Mode.EXTEND and req.source_job_id is None:
+        # An estimate of a continuation whose source is not rendered yet: it bills its new
+        # seconds whatever the source turns out to be.
+        shortest, longest = EXTEND_STEP_S
+        if not shortest <= req.duration_s <= longest:
+            raise RenderRejected(
+                f"Extend by {shortest} to {longest} seconds at a time.", field="duration_s"
+            )
+        return req, None, req.duration_s
+    source = _source(team, req, pending=pending)
     if req.mode == Mode.REFRAME:
         if req.camera.aspect == source.aspect:
             raise RenderRejected(
@@ -339,11 +352,12 @@ def _inputs(
 
 
 def validate(
-    team: Team, req: RenderRequest, *, draft: bool = False
+    team: Team, req: RenderRequest, *, draft: bool = False, pending_source: bool = False
 ) -> tuple[RenderRequest, RenderJob | None, int]:
     """Plan limits, the mode's inputs and well-formedness; nothing is written.
 
-    ``draft``: the live estimate, which may come before a prompt or an upload.
+    ``draft``: the live estimate, which may come before a prompt, an upload or (for an
+    extension) its source. ``pending_source``: the source may still be rendering.
     Returns the request as its inputs fix it, its source render, and the seconds to bill.
     """
     limits = PlanLimits.of(team)
@@ -378,7 +392,7 @@ def validate(
         refusal = limits.commercial_refusal()
         if refusal:
             raise RenderRejected(refusal, field="commercial")
-    fixed, source, billed = _inputs(team, req, limits, draft=draft)
+    fixed, source, billed = _inputs(team, req, limits, draft=draft, pending=pending_source)
     if source is None:
         refusal = limits.duration_refusal(req.duration_s) or model_duration_refusal(req.duration_s)
         if refusal:
@@ -393,19 +407,22 @@ def quote(
     takes: int = 1,
     user: User | None = None,
     draft: bool = False,
+    pending_source: bool = False,
 ) -> Quote:
     """Validate, moderate and price ``takes`` takes of ``request``; nothing is spent.
 
     Moderation records a blocked prompt in its own transaction, so call this before the
     transaction that submits. ``draft`` (the live estimate) skips moderation and lets an
-    empty prompt and a missing upload through.
+    empty prompt, a missing upload and an extension's missing source through.
+    ``pending_source``: an extension may start from a render still queued or rendering (a
+    storyboard's continuation, submitted with the shot it continues); its worker waits.
 
     Raises:
         RenderRejected, moderation.ContentBlocked, pricing.PricingError: each a ``UserError``.
     """
     if not 1 <= takes <= MAX_TAKES:
         raise RenderRejected(f"Render 1 to {MAX_TAKES} takes at a time.", field="variants")
-    fixed, source, billed = validate(team, request, draft=draft)
+    fixed, source, billed = validate(team, request, draft=draft, pending_source=pending_source)
     if not draft:
         moderation.check(team=team, user=user, text=request.prompt, source="prompt")
     per_take = pricing.estimate(

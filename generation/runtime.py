@@ -455,3 +455,57 @@ def write_media(
 def conformance(clip: Clip, camera: CameraSpec) -> dict[str, Any]:
     """Did the clip follow the requested camera? Measured from the native frames alone."""
     return dataclasses.asdict(metrics.camera_conformance(clip.frames, camera, clip.fps))
+
+
+# --- storyboards ------------------------------------------------------------------------------
+
+
+def storyboard_size(resolution: int, aspect: str) -> tuple[int, int]:
+    """(height, width) of a storyboard's film at ``resolution`` and ``aspect``."""
+    return delivery_size(resolution, aspect)
+
+
+def conform(
+    source: str | Path, *, start_s: float, duration_s: float, fps: int, size: tuple[int, int]
+) -> Tensor:
+    """A delivered clip's ``duration_s`` from ``start_s``, at ``fps`` and ``size``: re-timed
+    (frames blended), cropped to the frame's aspect about the centre (the picture is filled,
+    never letterboxed) and resized. A clip that ends early holds its last frame.
+
+    Returns:
+        uint8 (round(duration_s * fps), H, W, 3).
+    """
+    frames, src_fps = video_io.decode_video(source)  # (T, h, w, 3)
+    own = frames[min(len(frames) - 1, round(start_s * src_fps)) :]
+    timed = video_io.resample_fps(own, src_fps, fps)  # (T2, h, w, 3)
+    wanted = max(1, round(duration_s * fps))
+    if timed.shape[0] < wanted:
+        timed = torch.cat([timed, timed[-1:].expand(wanted - timed.shape[0], -1, -1, -1)])
+    timed = timed[:wanted]
+    h, w = timed.shape[1:3]
+    ratio = size[1] / size[0]
+    if w / h > ratio:  # wider than the frame: crop the sides
+        keep = round(h * ratio)
+        timed = timed[:, :, (w - keep) // 2 : (w - keep) // 2 + keep]
+    elif w / h < ratio:  # taller: crop top and bottom
+        keep = round(w / ratio)
+        timed = timed[:, (h - keep) // 2 : (h - keep) // 2 + keep]
+    return video_io.upscale(timed.contiguous(), size)
+
+
+def crossfade(tail: Tensor, head: Tensor) -> Tensor:
+    """The dissolve from one shot's last frames to the next one's first: uint8 (d, H, W, 3)
+    each, mixed linearly so frame i is (i + 1) / (d + 1) of the way to ``head``."""
+    d = tail.shape[0]
+    w = (torch.arange(1, d + 1, dtype=torch.float32) / (d + 1)).view(-1, 1, 1, 1)  # (d, 1, 1, 1)
+    mixed = tail.float() * (1 - w) + head.float() * w
+    return mixed.round().clamp(0, 255).to(torch.uint8)
+
+
+def film_writer(path: str | Path, *, size: tuple[int, int], fps: int) -> video_io.Mp4Writer:
+    """An H.264 (+faststart) MP4 written shot by shot."""
+    return video_io.Mp4Writer(path, size=size, fps=fps)
+
+
+def encode(frames: Tensor, path: str | Path, *, fps: int) -> Path:
+    return video_io.encode_mp4(frames, path, fps=fps)

@@ -32,7 +32,7 @@ from generation.vocabulary import (
     Quality,
     Resolution,
 )
-from storyboards.models import Shot
+from storyboards.models import Project, Shot
 
 
 class PlanSelect(forms.Select):
@@ -289,3 +289,11 @@ class ShotForm(CameraForm):
             strength=d.get("strength") or 0.6,
         )
         return request, int(value("variants"))
+
+
+class StoryboardFormatForm(forms.ModelForm):
+    """The storyboard's frame and rate: the export conforms every shot to them."""
+
+    class Meta:
+        model = Project
+        fields = ["aspect", "fps"]

@@ -10,7 +10,8 @@ from django.http import Http404
 
 from accounts.models import Team, User
 from generation.models import Artifact, RenderJob
-from storyboards.models import Project, Shot
+from generation.vocabulary import Mode
+from storyboards.models import Project, Shot, StoryboardExport
 
 
 def _latest_poster_job() -> Subquery:
@@ -166,3 +167,47 @@ def source_choices(*, user: User, team: Team, limit: int = 40) -> list[tuple[int
         )
         for job in jobs
     ]
+
+
+@dataclass(frozen=True)
+class TakeMedia:
+    """Where a shot's own frames are in its circled take's MP4: a continuation's file begins
+    with the take it continues, so its frames start at ``in_s``."""
+
+    job: RenderJob
+    artifact: Artifact
+    in_s: float
+    duration_s: float
+
+
+def take_media(shot: Shot) -> TakeMedia | None:
+    """The circled take's video, when it has finished (jobs and artifacts prefetched)."""
+    job = next((j for j in shot.jobs.all() if j.pk == shot.current_job_id), None)
+    if job is None or job.state != RenderJob.State.SUCCEEDED:
+        return None
+    artifact = next((a for a in job.artifacts.all() if a.kind == Artifact.Kind.VIDEO), None)
+    if artifact is None:
+        return None
+    fps = artifact.fps or job.fps
+    total_s = (artifact.frames or 0) / fps if artifact.frames else float(job.duration_s)
+    in_s = max(0.0, total_s - job.duration_s) if job.mode == Mode.EXTEND else 0.0
+    return TakeMedia(job=job, artifact=artifact, in_s=in_s, duration_s=float(job.duration_s))
+
+
+def export_list(*, project: Project, limit: int = 5) -> list[StoryboardExport]:
+    return list(project.exports.order_by("-created_at", "-pk")[:limit])
+
+
+def export_get(*, user: User, export_id: int | str) -> StoryboardExport:
+    try:
+        return StoryboardExport.objects.select_related("project").get(
+            pk=int(export_id), project__team__memberships__user=user
+        )
+    except (StoryboardExport.DoesNotExist, ValueError, TypeError) as exc:
+        raise Http404("No such export.") from exc
+
+
+def user_can_see_export(*, user: User, export_id: int) -> bool:
+    return StoryboardExport.objects.filter(
+        pk=export_id, project__team__memberships__user=user
+    ).exists()

@@ -12,6 +12,11 @@ urlpatterns = [
     path("projects/<int:project_id>/rename/", views.project_rename, name="project_rename"),
     path("projects/<int:project_id>/archive/", views.project_archive, name="project_archive"),
     path("projects/<int:project_id>/reorder/", views.project_reorder, name="project_reorder"),
+    path("projects/<int:project_id>/format/", views.project_format, name="project_format"),
+    path("projects/<int:project_id>/render/", views.storyboard_render, name="storyboard_render"),
+    path("projects/<int:project_id>/export/", views.storyboard_export, name="storyboard_export"),
+    path("exports/<int:export_id>/", views.export_status, name="export_status"),
+    path("exports/<int:export_id>/<str:kind>/", views.export_download, name="export_download"),
     path("projects/<int:project_id>/shots/new/", views.shot_new, name="shot_new"),
     path("projects/<int:project_id>/shots/parse/", views.composer_parse, name="composer_parse"),
     path(
@@ -22,6 +27,7 @@ urlpatterns = [
     path("shots/<int:shot_id>/", views.shot_detail, name="shot_detail"),
     path("shots/<int:shot_id>/edit/", views.shot_edit, name="shot_edit"),
     path("shots/<int:shot_id>/move/", views.shot_move, name="shot_move"),
+    path("shots/<int:shot_id>/transition/", views.shot_transition, name="shot_transition"),
     path("shots/<int:shot_id>/duplicate/", views.shot_duplicate, name="shot_duplicate"),
     path("shots/<int:shot_id>/delete/", views.shot_delete, name="shot_delete"),
     path(

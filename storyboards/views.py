@@ -14,6 +14,7 @@ from typing import Any
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpResponse
+from django.http.response import HttpResponseBase
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
@@ -22,13 +23,15 @@ from accounts.http import HtmxRequest, TeamRequest
 from billing import ledger
 from generation import requests as render_requests
 from generation.models import RenderJob
+from generation.ranged import ranged_file_response
 from generation.runtime import engine_info
 from generation.services import IdempotencyConflict
 from generation.vocabulary import Quality, Resolution
-from storyboards import selectors, services
+from storyboards import exports, selectors, services
 from storyboards.chips import camera_chips, prompt_without
-from storyboards.forms import ProjectForm, ShotForm
-from storyboards.models import Project, Shot
+from storyboards.forms import ProjectForm, ShotForm, StoryboardFormatForm
+from storyboards.models import Project, Shot, Transition
+from storyboards.planning import storyboard_plan
 from studio.errors import UserError
 from studio.forms import add_user_error
 
@@ -117,12 +120,22 @@ def project_archive(request: TeamRequest, project_id: int) -> HttpResponse:
 
 def _timeline_context(request: TeamRequest, project: Project) -> dict:
     shots = list(selectors.shot_list(user=request.user, project=project))
+    plans = storyboard_plan(shots)
     return {
         "project": project,
         "shots": shots,
-        # What each card shows: a take still rendering, else the circled one, else the newest.
-        "cards": [(shot, selectors.shot_card_job(shot)) for shot in shots],
+        # What each card shows: a take still rendering, else the circled one, else the newest;
+        # the player plays the circled take, from where the shot's own frames begin.
+        "cards": [
+            (plan.shot, selectors.shot_card_job(plan.shot), plan, selectors.take_media(plan.shot))
+            for plan in plans
+        ],
         "total_s": sum(s.duration_s for s in shots),
+        "transitions": [(t.value, t.label) for t in Transition],
+        "estimate": services.storyboard_estimate(project=project),
+        "render_key": uuid.uuid4().hex,
+        "exports": selectors.export_list(project=project),
+        "format_form": StoryboardFormatForm(instance=project),
     }
 
 
@@ -135,6 +148,7 @@ def project_detail(request: TeamRequest, project_id: int) -> HttpResponse:
 
 
 def _timeline_response(request: TeamRequest, project: Project) -> HttpResponse:
+    project.refresh_from_db()
     if request.htmx:
         return render(
             request,
@@ -187,6 +201,122 @@ def shot_delete(request: TeamRequest, shot_id: int) -> HttpResponse:
     return _timeline_response(request, project)
 
 
+@login_required
+@require_POST
+def shot_transition(request: TeamRequest, shot_id: int) -> HttpResponse:
+    """How a shot begins: cut, crossfade (with its length), continue, match cut or auto."""
+    shot = selectors.shot_get(user=request.user, shot_id=shot_id)
+    seconds: float | None = None
+    if request.POST.get("transition") == Transition.CROSSFADE:
+        try:
+            seconds = float(request.POST.get("seconds", "0.5"))
+        except ValueError:
+            seconds = -1.0  # refused below with the allowed range
+    try:
+        services.shot_set_transition(
+            shot=shot, transition=request.POST.get("transition", ""), seconds=seconds
+        )
+    except UserError as exc:
+        messages.error(request, exc.message)
+        if request.htmx:
+            return HttpResponse(
+                status=204,
+                headers={"HX-Redirect": reverse("project_detail", args=[shot.project_id])},
+            )
+    return _timeline_response(request, shot.project)
+
+
+@login_required
+@require_POST
+def storyboard_render(request: TeamRequest, project_id: int) -> HttpResponse:
+    """Render the stale and never-rendered shots, all reserved at once or none."""
+    project = selectors.project_get(user=request.user, project_id=project_id)
+    try:
+        jobs = services.storyboard_render(
+            project=project,
+            user=request.user,
+            idempotency_key=request.POST.get("idempotency_key", "")[:40],
+        )
+    except UserError as exc:
+        messages.error(request, exc.message)
+    else:
+        credits = sum(j.estimate_credits for j in jobs)
+        shots = f"{len(jobs)} shots" if len(jobs) != 1 else "1 shot"
+        messages.success(
+            request, f"Rendering {shots} — {credits} credit{'s' if credits != 1 else ''} reserved."
+        )
+    url = reverse("project_detail", args=[project.pk])
+    if request.htmx:
+        return HttpResponse(status=204, headers={"HX-Redirect": url})
+    return redirect(url)
+
+
+@login_required
+@require_POST
+def project_format(request: TeamRequest, project_id: int) -> HttpResponse:
+    """The storyboard's aspect ratio and frame rate, which exports conform to."""
+    project = selectors.project_get(user=request.user, project_id=project_id)
+    form = StoryboardFormatForm(request.POST, instance=Project.objects.get(pk=project.pk))
+    if form.is_valid():
+        services.project_set_format(
+            project=project, aspect=form.cleaned_data["aspect"], fps=form.cleaned_data["fps"]
+        )
+    else:
+        messages.error(request, "Choose one of the listed aspect ratios and frame rates.")
+    return redirect("project_detail", project_id=project.pk)
+
+
+# --- export -----------------------------------------------------------------------------------
+
+
+@login_required
+@require_POST
+def storyboard_export(request: TeamRequest, project_id: int) -> HttpResponse:
+    """Queue an export of the storyboard (no credits): its progress arrives over the socket."""
+    project = selectors.project_get(user=request.user, project_id=project_id)
+    error = ""
+    try:
+        services.storyboard_export_request(project=project, user=request.user)
+    except UserError as exc:
+        error = exc.message
+    if request.htmx:
+        context = {
+            "project": project,
+            "exports": selectors.export_list(project=project),
+            "export_error": error,
+        }
+        return render(request, "storyboards/project_detail.html#exports", context)
+    if error:
+        messages.error(request, error)
+    return redirect(reverse("project_detail", args=[project.pk]) + "#exports")
+
+
+@login_required
+@require_GET
+def export_status(request: TeamRequest, export_id: int) -> HttpResponse:
+    export = selectors.export_get(user=request.user, export_id=export_id)
+    return render(request, "storyboards/_export_status.html", {"export": export})
+
+
+@login_required
+@require_GET
+def export_download(request: TeamRequest, export_id: int, kind: str) -> HttpResponseBase:
+    """An export's files, through the access check (another team's export is a 404)."""
+    export = selectors.export_get(user=request.user, export_id=export_id)
+    found = next((f for k, _, f in export.files() if k == kind), None)
+    if found is None:
+        raise Http404("No such file.")
+    extension, content_type = exports.FILE_TYPES[kind]
+    return ranged_file_response(
+        request,
+        found.open("rb"),
+        size=found.size,
+        content_type=content_type,
+        filename=f"{exports.slug(export.project.name)}-{export.pk}.{extension}",
+        download=request.GET.get("download", "1") == "1",
+    )
+
+
 # --- the composer -----------------------------------------------------------------------------
 
 
@@ -202,7 +332,7 @@ def _composer_context(
         "chips": camera_chips(prompt),
         "mode_options": render_requests.mode_options(),
         "engine": engine_info(),
-        "estimate": _estimate(project, form),
+        "estimate": _estimate(project, form, shot),
     }
 
 
@@ -315,15 +445,20 @@ def composer_parse(request: TeamRequest, project_id: int) -> HttpResponse:
     return render(request, _hx(request, "storyboards/composer_aid.html", "chips"), context)
 
 
-def _estimate(project: Project, form: ShotForm) -> dict[str, Any]:
+def _estimate(project: Project, form: ShotForm, shot: Shot | None = None) -> dict[str, Any]:
     """Price and time for the composer's current settings, with the render service's
     objection next to the field it concerns: the same quote a render gets, as a draft (a
-    GET carries no upload, and the prompt may not be written yet)."""
+    GET carries no upload, and the prompt may not be written yet). A saved shot is priced
+    as its storyboard boundary renders it (a continuation is an extension)."""
     team = project.team
     draft, takes = form.draft_request()
     result: dict[str, Any] = {"variants": takes, "quality": Quality(draft.quality).label}
+    if shot is not None:
+        draft, result["storyboard_note"] = services.storyboard_draft(shot, draft)
     try:
-        quote = render_requests.quote(team=team, request=draft, takes=takes, draft=True)
+        quote = render_requests.quote(
+            team=team, request=draft, takes=takes, draft=True, pending_source=True
+        )
     except UserError as exc:
         result["error"], result["error_field"] = exc.message, exc.field
         return result
@@ -344,7 +479,12 @@ def _estimate(project: Project, form: ShotForm) -> dict[str, Any]:
 def composer_estimate(request: TeamRequest, project_id: int) -> HttpResponse:
     project = selectors.project_get(user=request.user, project_id=project_id)
     form = ShotForm(request.GET, team=project.team)
-    context = {"project": project, "estimate": _estimate(project, form), "form": form}
+    shot = None
+    if request.GET.get("shot"):
+        shot = selectors.shot_get(user=request.user, shot_id=request.GET["shot"])
+        if shot.project_id != project.pk:
+            raise Http404("No such shot.")
+    context = {"project": project, "estimate": _estimate(project, form, shot), "form": form}
     return render(request, _hx(request, "storyboards/composer_aid.html", "estimate"), context)
 
 

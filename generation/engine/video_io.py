@@ -30,6 +30,70 @@ def _numpy(frames: Frames) -> np.ndarray:
 ENCODER_THREADS = 2
 
 
+class Mp4Writer:
+    """H.264 (yuv420p) MP4 written a few frames at a time, with the index up front
+    (``+faststart``: plays while loading), so a long film never sits in memory whole.
+
+    Args:
+        path: destination file; size: (height, width), both even (yuv420p halves chroma).
+        fps: frames per second (> 0; fractional rates such as 23.976 are kept exactly enough).
+        crf: x264 quality, 0 (lossless) to 51; 18 is visually transparent.
+        preset: x264 speed preset (veryfast encodes ~120 fps at 720p on 2 cores, docs/runtime.md).
+    """
+
+    def __init__(
+        self,
+        path: str | Path,
+        *,
+        size: tuple[int, int],
+        fps: float,
+        crf: int = 18,
+        preset: str = "veryfast",
+    ) -> None:
+        h, w = size
+        if h % 2 or w % 2:
+            raise ValueError(f"H.264 yuv420p needs even width and height, got {w}x{h}")
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.size = (h, w)
+        self.frames = 0
+        rate = Fraction(fps).limit_denominator(1001)
+        self._container = av.open(str(self.path), mode="w", options={"movflags": "+faststart"})
+        self._stream = self._container.add_stream("libx264", rate=rate)
+        self._stream.width, self._stream.height = w, h
+        self._stream.pix_fmt = "yuv420p"
+        self._stream.options = {"crf": str(crf), "preset": preset}
+        # x264's output depends on its thread count, which it would otherwise take from the
+        # CPUs this process may use at the moment: fixed, the same frames give the same file.
+        self._stream.thread_count = ENCODER_THREADS
+
+    def write(self, frames: Frames) -> None:
+        """Append uint8 (T, H, W, 3) frames of the writer's size."""
+        arr = _numpy(frames)
+        if tuple(arr.shape[1:3]) != self.size:
+            raise ValueError(f"frames are {arr.shape[2]}x{arr.shape[1]}, the file is {self.size}")
+        for i in range(arr.shape[0]):
+            frame = av.VideoFrame.from_ndarray(arr[i], format="rgb24")
+            for packet in self._stream.encode(frame):
+                self._container.mux(packet)
+        self.frames += arr.shape[0]
+
+    def close(self) -> Path:
+        for packet in self._stream.encode():
+            self._container.mux(packet)
+        self._container.close()
+        return self.path
+
+    def __enter__(self) -> Mp4Writer:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if exc[0] is None:
+            self.close()
+        else:
+            self._container.close()
+
+
 def encode_mp4(
     frames: Frames,
     path: str | Path,
@@ -38,40 +102,12 @@ def encode_mp4(
     crf: int = 18,
     preset: str = "veryfast",
 ) -> Path:
-    """Write H.264 (yuv420p) MP4 with the index up front (``+faststart``: plays while loading).
-
-    Args:
-        frames: uint8 (T, H, W, 3), H and W even (yuv420p halves chroma).
-        path: destination file.
-        fps: frames per second (> 0; fractional rates such as 23.976 are kept exactly enough).
-        crf: x264 quality, 0 (lossless) to 51; 18 is visually transparent.
-        preset: x264 speed preset (veryfast encodes ~120 fps at 720p on 2 cores, docs/runtime.md).
-
-    Returns:
-        ``path``.
-    """
+    """Write ``frames`` (uint8 (T, H, W, 3), H and W even) as one H.264 MP4: see
+    :class:`Mp4Writer`. Returns ``path``."""
     arr = _numpy(frames)
-    t, h, w, _ = arr.shape
-    if h % 2 or w % 2:
-        raise ValueError(f"H.264 yuv420p needs even width and height, got {w}x{h}")
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    rate = Fraction(fps).limit_denominator(1001)
-    with av.open(str(path), mode="w", options={"movflags": "+faststart"}) as container:
-        stream = container.add_stream("libx264", rate=rate)
-        stream.width, stream.height = w, h
-        stream.pix_fmt = "yuv420p"
-        stream.options = {"crf": str(crf), "preset": preset}
-        # x264's output depends on its thread count, which it would otherwise take from the
-        # CPUs this process may use at the moment: fixed, the same frames give the same file.
-        stream.thread_count = ENCODER_THREADS
-        for i in range(t):
-            frame = av.VideoFrame.from_ndarray(arr[i], format="rgb24")
-            for packet in stream.encode(frame):
-                container.mux(packet)
-        for packet in stream.encode():
-            container.mux(packet)
-    return path
+    with Mp4Writer(path, size=(arr.shape[1], arr.shape[2]), fps=fps, crf=crf, preset=preset) as out:
+        out.write(arr)
+    return Path(path)
 
 
 def decode_video(path: str | Path) -> tuple[np.ndarray, float]:

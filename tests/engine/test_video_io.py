@@ -83,3 +83,19 @@ def test_resample_fps_keeps_endpoints_and_blends_between():
     out = video_io.resample_fps(clip, 8, 16)
     assert out.shape[0] == 5
     assert [int(v) for v in out[:, 0, 0, 0]] == [0, 50, 100, 150, 200]
+
+
+def test_a_file_written_in_parts_holds_the_frames_written_at_once(tmp_path):
+    clip = _gradient_clip(frames=10)
+    whole = video_io.encode_mp4(clip, tmp_path / "whole.mp4", fps=24, crf=0)
+    with video_io.Mp4Writer(tmp_path / "parts.mp4", size=(48, 64), fps=24, crf=0) as out:
+        out.write(clip[:3])
+        out.write(torch.from_numpy(clip[3:]))
+    assert out.frames == 10
+    parts, fps = video_io.decode_video(tmp_path / "parts.mp4")
+    assert fps == 24 and np.array_equal(parts, video_io.decode_video(whole)[0])
+    head = (tmp_path / "parts.mp4").read_bytes()[:4096]
+    assert head.find(b"moov") != -1  # +faststart
+    writer = video_io.Mp4Writer(tmp_path / "bad.mp4", size=(48, 64), fps=24)
+    with pytest.raises(ValueError, match="the file is"), writer:
+        writer.write(clip[:, :32])

@@ -36,3 +36,20 @@ async def test_project_group_relays_its_shots_jobs_only_to_its_team(small_reques
     connected, code = await refused.connect()
     await refused.disconnect()
     assert not connected and code == 4404
+
+
+async def test_an_exports_progress_reaches_its_project_page(small_request) -> None:
+    from storyboards import services
+    from storyboards.models import StoryboardExport
+
+    team, owner = await sync_to_async(team_with_owner)()
+    project = await Project.objects.acreate(team=team, name="Night shoot", created_by=owner)
+    export = await StoryboardExport.objects.acreate(project=project, requested_by=owner)
+    ws = await _communicator(f"/ws/projects/{project.pk}/", owner)
+    assert (await ws.connect())[0]
+    export.percent, export.step = 40, "Conforming shot 2"
+    await sync_to_async(services._push_export)(export)
+    html = await ws.receive_from(timeout=5)
+    assert f'id="export-{export.pk}"' in html and 'hx-swap-oob="true"' in html
+    assert 'aria-valuenow="40"' in html and "Conforming shot 2" in html
+    await ws.disconnect()
