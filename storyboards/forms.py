@@ -181,6 +181,8 @@ class ShotForm(CameraForm):
             "variants": shot.variants,
             # Restyle, extend and reframe start from the shot's circled take when it is done.
             "source_job": shot.current_job_id if _finished(shot.current_job) else None,
+            # Loop is a take's setting: the circled take's, as the composer asked for it.
+            "loop": bool(shot.current_job and shot.current_job.recipe.get("loop")),
             **cls.camera_initial(shot.camera),
         }
 

@@ -90,7 +90,10 @@ def test_loop_on_a_text_render_is_in_the_recipe(owner_client) -> None:
         reverse("shot_new", args=[project.pk]), COMPOSER | {"loop": "on", "action": "render"}
     )
     assert response.status_code == 302, response.content.decode()[:2000]
-    assert RenderJob.objects.get().recipe["loop"] is True
+    job = RenderJob.objects.get()
+    assert job.recipe["loop"] is True
+    page = client.get(reverse("shot_edit", args=[job.shot_id])).content.decode()
+    assert re.search(r'<input type="checkbox" name="loop"[^>]*checked', page)  # kept on edit
 
 
 @pytest.mark.django_db(transaction=True)  # the worker renders the source take
