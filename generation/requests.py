@@ -35,13 +35,6 @@ MAX_TAKES = 4
 RESTYLE_STRENGTH = (0.05, 1.0)
 EXTEND_STEP_S = (1, 10)
 
-# The render service takes every mode the active backend can render (the API offers them
-# all); the composer's form carries these four so far, and says where the other two are.
-OFFERED_MODES = (Mode.TEXT, Mode.IMAGE, Mode.RESTYLE, Mode.EXTEND)
-NOT_OFFERED = {
-    Mode.KEYFRAMES: "the composer does not take an end frame yet; the API does (docs/api.md)",
-    Mode.REFRAME: "the composer cannot reframe a clip yet; the API can (docs/api.md)",
-}
 SOURCE_MODES = (Mode.RESTYLE, Mode.EXTEND, Mode.REFRAME)
 # A loop's path runs out and back from its first frame, which these modes choose freely.
 LOOP_MODES = (Mode.TEXT, Mode.IMAGE)
@@ -56,28 +49,26 @@ class SourceNotFound(RenderRejected):
     asked, the two are the same (an API answers 404)."""
 
 
-def _mode_note(mode: Mode) -> str | None:
-    if mode not in OFFERED_MODES:
-        return f"Not offered yet: {NOT_OFFERED[mode]}."
-    return engine_info().capabilities.why_not(mode)
-
-
 def mode_refusal(mode: Mode) -> str | None:
-    """Why the composer cannot render ``mode``, or None when it can: the form does not offer
-    it yet, or the active backend cannot render it (its capability matrix says why)."""
-    note = _mode_note(mode)
-    return f"{mode.label}: {note}" if note else None
-
-
-def backend_refusal(mode: Mode) -> str | None:
-    """Why the active backend cannot render ``mode``, or None: what the service refuses."""
+    """Why ``mode`` cannot be rendered, or None when it can: the active backend's capability
+    matrix says why. The composer disables the mode with this note; the service refuses it."""
     note = engine_info().capabilities.why_not(mode)
     return f"{mode.label}: {note}" if note else None
 
 
 def mode_options() -> list[tuple[str, str, str]]:
     """``(value, label, why it is disabled or "")`` per mode, for the composer."""
-    return [(mode.value, mode.label, _mode_note(mode) or "") for mode in Mode]
+    return [
+        (mode.value, mode.label, engine_info().capabilities.why_not(mode) or "") for mode in Mode
+    ]
+
+
+def loop_refusal(mode: Mode) -> str | None:
+    """Why a clip of ``mode`` cannot loop, or None when it can."""
+    if mode in LOOP_MODES:
+        return None
+    labels = " and ".join(m.label.lower() for m in LOOP_MODES)
+    return f"Only {labels} can loop."
 
 
 def model_duration_refusal(seconds: int) -> str | None:
@@ -281,9 +272,9 @@ def _inputs(
     team: Team, req: RenderRequest, limits: PlanLimits, *, draft: bool, pending: bool = False
 ) -> tuple[RenderRequest, RenderJob | None, int]:
     """The mode's inputs, checked: the request as they fix it, its source, the seconds to bill."""
-    if req.loop and req.mode not in LOOP_MODES:
-        labels = " and ".join(m.label.lower() for m in LOOP_MODES)
-        raise RenderRejected(f"Only {labels} can loop.", field="loop")
+    refusal = loop_refusal(req.mode) if req.loop else None
+    if refusal:
+        raise RenderRejected(refusal, field="loop")
     if req.mode == Mode.TEXT:
         return req, None, req.duration_s
     if req.mode in (Mode.IMAGE, Mode.KEYFRAMES):
@@ -370,7 +361,7 @@ def validate(
         raise RenderRejected("The prompt contains a null character.", field="prompt")
     if req.mode not in set(Mode):
         raise RenderRejected("Choose a mode.", field="mode")
-    refusal = backend_refusal(Mode(req.mode))
+    refusal = mode_refusal(Mode(req.mode))
     if refusal:
         raise RenderRejected(refusal, field="mode")
     if req.quality not in set(Quality):

@@ -13,12 +13,15 @@ from accounts.models import Team
 from billing.limits import PlanLimits
 from generation.engine.camera import CameraSpec
 from generation.forms import CameraForm
+from generation.models import RenderJob
 from generation.requests import (
     FPS_CHOICES,
+    LOOP_MODES,
     MAX_PROMPT,
     MAX_TAKES,
     SOURCE_MODES,
     RenderRequest,
+    loop_refusal,
     mode_refusal,
     model_duration_refusal,
 )
@@ -33,6 +36,13 @@ from generation.vocabulary import (
     Resolution,
 )
 from storyboards.models import Project, Shot
+
+IMAGE_TYPES = "image/png,image/jpeg,image/webp,image/gif"
+FRAME_MODES = (Mode.IMAGE, Mode.KEYFRAMES)
+
+
+def _finished(job: RenderJob | None) -> bool:
+    return job is not None and job.state == RenderJob.State.SUCCEEDED
 
 
 class PlanSelect(forms.Select):
@@ -76,18 +86,31 @@ class ShotForm(CameraForm):
     mode = forms.ChoiceField(choices=MODE_CHOICES, initial=Mode.TEXT)
     image = forms.FileField(
         required=False,
-        label="Reference frame",
-        help_text="Image to video: PNG, JPEG, WebP or a still GIF, up to 20 MB and 8K.",
-        widget=forms.ClearableFileInput(
-            attrs={"accept": "image/png,image/jpeg,image/webp,image/gif"}
-        ),
+        label="Start frame",
+        help_text="Image to video and keyframes: PNG, JPEG, WebP or a still GIF, up to 20 MB "
+        "and 8K.",
+        widget=forms.ClearableFileInput(attrs={"accept": IMAGE_TYPES}),
+    )
+    end_image = forms.FileField(
+        required=False,
+        label="End frame",
+        help_text="Start + end keyframes: the clip runs from the start frame to this one.",
+        widget=forms.ClearableFileInput(attrs={"accept": IMAGE_TYPES}),
     )
     source_job = forms.TypedChoiceField(
         coerce=int,
         required=False,
         empty_value=None,
         label="Start from",
-        help_text="Restyle and extend start from a finished render of your team.",
+        help_text="Restyle, extend and reframe start from a finished render of your team; a "
+        "reframe sees it through the aspect ratio chosen in the camera panel.",
+    )
+    loop = forms.BooleanField(
+        required=False,
+        label="Loop",
+        help_text=f"The camera goes out and back, so the last frame meets the first. "
+        f"{loop_refusal(Mode.EXTEND)}",
+        widget=forms.CheckboxInput(attrs={"data-loop-modes": " ".join(LOOP_MODES)}),
     )
     strength = forms.FloatField(
         min_value=0.05,
@@ -156,6 +179,10 @@ class ShotForm(CameraForm):
             "seed_mode": "random" if shot.seed is None else "fixed",
             "seed": shot.seed,
             "variants": shot.variants,
+            # Restyle, extend and reframe start from the shot's circled take when it is done.
+            "source_job": shot.current_job_id if _finished(shot.current_job) else None,
+            # Loop is a take's setting: the circled take's, as the composer asked for it.
+            "loop": bool(shot.current_job and shot.current_job.recipe.get("loop")),
             **cls.camera_initial(shot.camera),
         }
 
@@ -189,16 +216,22 @@ class ShotForm(CameraForm):
             raise forms.ValidationError(refusal)
         return duration
 
-    def clean_image(self) -> Frame | None:
-        """The upload checked and decoded once, here at the edge: the request carries its
+    def _frame(self, name: str) -> Frame | None:
+        """An upload checked and decoded once, here at the edge: the request carries its
         pixels, never the open file."""
-        upload = self.cleaned_data.get("image")
+        upload = self.cleaned_data.get(name)
         if not upload:
             return None
         try:
-            return frame_from_upload(upload, field="image")
+            return frame_from_upload(upload, field=name)
         except UploadRefused as exc:
             raise forms.ValidationError(exc.message) from exc
+
+    def clean_image(self) -> Frame | None:
+        return self._frame("image")
+
+    def clean_end_image(self) -> Frame | None:
+        return self._frame("end_image")
 
     def clean_mode(self) -> str:
         mode: str = self.cleaned_data["mode"]
@@ -212,6 +245,14 @@ class ShotForm(CameraForm):
         mode = data.get("mode")
         if mode == Mode.IMAGE and not data.get("image"):
             self.add_error("image", "Image to video needs a reference frame: upload an image.")
+        if mode == Mode.KEYFRAMES:
+            if not data.get("image") and "image" not in self.errors:
+                self.add_error("image", "Start + end keyframes needs a start frame: upload one.")
+            if not data.get("end_image") and "end_image" not in self.errors:
+                self.add_error("end_image", "Start + end keyframes needs an end frame: upload one.")
+        refusal = loop_refusal(Mode(mode)) if mode and data.get("loop") else None
+        if refusal:
+            self.add_error("loop", refusal)
         if mode in SOURCE_MODES and not data.get("source_job"):
             self.add_error("source_job", "Choose the render to start from.")
         if data.get("seed_mode") == "fixed" and data.get("seed") is None:
@@ -251,9 +292,11 @@ class ShotForm(CameraForm):
             fps=d["fps"],
             seed=d["seed"] if d["seed_mode"] == "fixed" else None,
             camera=d["camera"],
-            image=d.get("image") if mode == Mode.IMAGE else None,
+            image=d.get("image") if mode in FRAME_MODES else None,
+            end_image=d.get("end_image") if mode == Mode.KEYFRAMES else None,
             source_job_id=d.get("source_job") if mode in SOURCE_MODES else None,
             strength=d.get("strength") or 0.6,
+            loop=bool(d.get("loop")),
         )
 
     def draft_request(self) -> tuple[RenderRequest, int]:
@@ -287,6 +330,7 @@ class ShotForm(CameraForm):
             camera=camera,
             source_job_id=d.get("source_job") if mode in SOURCE_MODES else None,
             strength=d.get("strength") or 0.6,
+            loop=bool(value("loop")),
         )
         return request, int(value("variants"))
 

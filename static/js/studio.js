@@ -107,6 +107,10 @@
     const checked = $("#composer input[name=mode]:checked");
     const mode = checked ? checked.value : "t2v";
     $$("[data-mode-show]").forEach((el) => { el.hidden = !el.dataset.modeShow.split(" ").includes(mode); });
+    // Loop only where the mode chooses its first frame freely; the help beside it says so.
+    $$("#composer [data-loop-modes]").forEach((box) => {
+      box.disabled = !box.dataset.loopModes.split(" ").includes(mode);
+    });
   }
   document.addEventListener("change", (e) => {
     if (e.target.name === "seed_mode") syncSeed();

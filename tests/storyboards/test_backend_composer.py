@@ -36,8 +36,10 @@ def test_the_builtin_model_offers_every_mode_the_studio_takes(owner_client) -> N
     client, _team, _owner, project, _ = owner_client
     html = client.get(reverse("shot_new", args=[project.pk])).content.decode()
     options = _mode_options(html)
-    assert {m for m, (off, _) in options.items() if not off} == {"t2v", "i2v", "v2v", "extend"}
-    assert options["keyframes"][1].startswith("Not offered yet: the composer")
+    assert {m for m, (off, _) in options.items() if not off} == {
+        "t2v", "i2v", "v2v", "extend", "keyframes", "reframe",
+    }  # fmt: skip
+    assert not any(note for _, note in options.values())
     assert "model: 29 s per render" in html  # 720 frames at 24 fps
     assert 'id="camera-route-note"' not in html
 

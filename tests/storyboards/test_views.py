@@ -194,7 +194,9 @@ def test_estimate_names_the_plan_limit_beside_the_field(owner_client) -> None:
     ("changes", "field", "message"),
     [
         ({"prompt": ""}, "prompt", "required"),
-        ({"mode": "keyframes"}, "mode", "does not take an end frame yet"),
+        ({"mode": "keyframes"}, "end_image", "needs an end frame"),
+        ({"mode": "reframe"}, "source_job", "Choose the render to start from"),
+        ({"mode": "extend", "loop": "on"}, "loop", "Only text to video and image to video"),
         ({"mode": "i2v"}, "image", "upload an image"),
         ({"mode": "v2v"}, "source_job", "Choose the render to start from"),
         ({"focal_mm": 300}, "focal_mm", "less than or equal to 200"),

@@ -182,7 +182,16 @@ CASES: dict[str, Case] = {
     "prompt-null-char": composer({"prompt": "a\x00b"}, "field:prompt"),
     "prompt-too-long": composer({"prompt": "x" * 5000}, "field:prompt"),
     "mode-unknown": composer({"mode": "hologram"}, "field:mode"),
-    "mode-not-offered": composer({"mode": "keyframes"}, "field:mode"),
+    "keyframes-no-end-frame": composer(
+        {"mode": "keyframes"}, "field:end_image", lambda: {"image": _png()}
+    ),
+    "keyframes-svg-end-frame": composer(
+        {"mode": "keyframes"},
+        "field:end_image",
+        lambda: {"image": _png(), "end_image": _file("b.png", SVG)},
+    ),
+    "loop-on-a-restyle": composer({"mode": "v2v", "loop": "on"}, "field:loop"),
+    "reframe-no-source": composer({"mode": "reframe", "aspect": "9:16"}, "field:source_job"),
     "i2v-no-image": composer({"mode": "i2v"}, "field:image"),
     "i2v-svg": composer({"mode": "i2v"}, "field:image", lambda: {"image": _file("a.png", SVG)}),
     "i2v-animated-gif": composer(
