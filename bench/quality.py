@@ -111,10 +111,10 @@ def frame_diff(video: torch.Tensor) -> float:
 # -- shots -----------------------------------------------------------------------------------
 
 
-def held_out(per_cell: int) -> list[dict]:
+def held_out(per_cell: int, aspects: tuple[str, ...] = ASPECTS) -> list[dict]:
     shots = []
     i = 0
-    for aspect in ASPECTS:
+    for aspect in aspects:
         for kind in MOVE_KINDS:
             for _ in range(per_cell):
                 g = torch.Generator().manual_seed(SEED_BASE + i)
@@ -221,7 +221,7 @@ def run_modes(pipe: VideoPipeline, shot: dict, truth: torch.Tensor, quality: Qua
     ref = pipe(GenerationRequest(mode=Mode.REFRAME, video=truth, **reframe_common))
     expected, inside = reframe_expected(truth, spec.aspect, target, spec.focal_mm)
     # Compare away from the gate's edge, where the resampling of either side is exact.
-    inner = -F.max_pool2d(-inside[None, None].float(), 5, stride=1, padding=2)[0, 0].bool()
+    inner = (-F.max_pool2d(-inside[None, None].float(), 5, stride=1, padding=2))[0, 0] > 0.5
     a = ref.frames[:, inner].float()
     b = expected[:, inner].float()
     out["reframe_area_psnr"] = 10 * math.log10(1 / max(F.mse_loss(a / 255, b / 255).item(), 1e-12))
@@ -280,6 +280,8 @@ def keyframe_sheet(pipe: VideoPipeline, shots: list[dict], path: Path, quality: 
                 [_tile(truth, 96, 128), _tile(out.keyframe, 96, 128), _tile(depth, 96, 128)], dim=1
             )
         )
+    blank = torch.full_like(cells[0], 20)
+    cells += [blank] * (-len(cells) % 4)  # the last row as wide as the others
     rows = [torch.cat(cells[i : i + 4], dim=1) for i in range(0, len(cells), 4)]
     Image.fromarray(torch.cat(rows, dim=0).numpy()).save(path)
 
@@ -295,6 +297,9 @@ def main() -> None:
     ap.add_argument("--quality", default="standard", choices=[q.value for q in Quality])
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--out", default="bench/results/quality")
+    ap.add_argument(
+        "--aspects", default=",".join(ASPECTS), help="comma-separated; a shorter run takes fewer"
+    )
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     torch.set_flush_denormal(True)
@@ -303,7 +308,8 @@ def main() -> None:
     trained = build_pipeline(ROOT / args.weights)
     floor = build_pipeline(None, preset="base", text_encoder=trained.text_encoder)
     probe = load_probe()
-    shots = held_out(args.per_cell)
+    aspects = tuple(a for a in args.aspects.split(",") if a)
+    shots = held_out(args.per_cell, aspects)
     rows: dict[str, list[dict]] = {"ground_truth": [], "cache": [], "trained": [], "floor": []}
     modes: dict[str, list[dict]] = {"trained": [], "floor": []}
     sheet_rows = []
@@ -382,7 +388,7 @@ def main() -> None:
         "weights": args.weights,
         "trained": trained_meta,
         "shots": len(shots),
-        "aspects": ASPECTS,
+        "aspects": aspects,
         "frames": FRAMES,
         "fps": FPS,
         "quality": quality.value,

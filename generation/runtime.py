@@ -204,6 +204,12 @@ def _builtin_info(
     ]
     if not trained:
         limits.insert(0, "No trained weights are installed: keyframes are untrained noise.")
+    else:
+        limits.insert(
+            0,
+            "The model is early in its training: it paints the prompt's sky, ground and "
+            "colours; objects come out blotchy (docs/model/MODEL_CARD.md).",
+        )
     steps = trained.get("keyframe", {}).get("step")
     version = model_version or f"builtin-{preset}" + (f"-{steps}" if steps else "")
     return EngineInfo(

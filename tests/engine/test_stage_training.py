@@ -68,6 +68,11 @@ def test_the_keyframe_trainer_resumes_and_exports_what_the_pipeline_loads(
     load_weights(loaded, tmp_path / "w", "keyframe")
     for key, value in loaded.state_dict().items():
         assert torch.allclose(value, ema[key], atol=ema[key].abs().max().item() / 100 + 1e-6), key
+    # A machine with no checkpoint carries on from the exported weights and their counters.
+    fresh = tmp_path / "carried-on"
+    init = ["--init", str(tmp_path / "w"), "--max-steps", "7", "--threads", "1"]
+    keyframe.main(["--data", str(keyframe_shards), "--out", str(fresh), "--batch", "4", *init])
+    assert _log(fresh)[0]["step"] == 5 and _log(fresh)[-1]["step"] == 7
 
 
 def test_the_depth_trainer_trains_and_exports(keyframe_shards, tmp_path):

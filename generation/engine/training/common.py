@@ -95,10 +95,19 @@ class Run:
         lr: float,
         resume: bool,
         weight_decay: float = 0.01,
+        init: tuple[Path, str] | None = None,
     ) -> None:
+        """`init` = (folder, name): with no checkpoint to resume, start from exported weights
+        (the shipped ones), their config, and the counters their JSON recorded, so a run can
+        carry on from what the repository ships on a machine that has no checkpoint."""
+        from generation.engine import weights as engine_weights
+
         self.out = out
         self.path = out / "checkpoint.pt"
         ckpt = load_checkpoint(self.path) if resume else None
+        meta: dict[str, Any] = {}
+        if ckpt is None and init is not None:
+            config, meta = engine_weights.read_config(init[0], init[1], type(config))
         self.config = ckpt["config"] if ckpt else config
         self.model: Any = build(self.config).to(memory_format=torch.channels_last)
         self.ema = EMA(self.model)
@@ -111,6 +120,12 @@ class Run:
             self.opt.load_state_dict(ckpt["opt"])
             self.step, self.seen = ckpt["step"], ckpt.get("seen", 0)
             self.clock = CpuClock(ckpt["cpu_s"], ckpt["wall_s"])
+        elif init is not None:
+            engine_weights.load_weights(self.model, init[0], init[1])
+            self.ema.model.load_state_dict(self.model.state_dict())
+            self.step, self.seen = meta.get("step", 0), meta.get("samples_seen", 0)
+            self.clock = CpuClock(meta.get("cpu_hours", 0) * 3600, meta.get("wall_hours", 0) * 3600)
+            self.resumed = True
 
     def training(self, started: float, args: Any) -> bool:
         """Whether to take another step: inside `--minutes` of wall time since `started` and,
@@ -179,6 +194,11 @@ EXPORT_DTYPES: dict[str, torch.dtype | None] = {
 }
 
 
+def init_from(args: Any, name: str) -> tuple[Path, str] | None:
+    """`Run`'s `init` from the `--init` argument."""
+    return (args.init, name) if args.init is not None else None
+
+
 def standard_arguments(parser: Any, *, out: str, minutes: float, lr: float, batch: int) -> None:
     """The arguments every stage's trainer takes."""
     parser.add_argument("--out", type=Path, default=Path(out))
@@ -190,5 +210,8 @@ def standard_arguments(parser: Any, *, out: str, minutes: float, lr: float, batc
     parser.add_argument("--max-steps", type=int, default=None, help="stop at this step count")
     parser.add_argument("--checkpoint-minutes", type=float, default=5.0)
     parser.add_argument("--resume", action="store_true")
+    parser.add_argument(
+        "--init", type=Path, default=None, help="start from the exported weights in this folder"
+    )
     parser.add_argument("--export", type=Path, default=None, help="write EMA weights and exit")
     parser.add_argument("--export-dtype", default="float32", choices=sorted(EXPORT_DTYPES))

@@ -23,6 +23,7 @@ from generation.engine.optics import gaussian_blur
 from generation.engine.training.common import (
     Run,
     RunLog,
+    init_from,
     standard_arguments,
 )
 from generation.engine.training.keyframe_data import read_shard
@@ -86,6 +87,7 @@ def main(argv: list[str] | None = None) -> None:
         DepthModel,
         lr=args.lr,
         resume=bool(args.resume or args.export),
+        init=init_from(args, "depth"),
     )
     if args.export is not None:
         run.export(args.export, "depth", args.export_dtype)

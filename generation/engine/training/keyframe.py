@@ -31,7 +31,7 @@ from generation.engine.models.keyframe import (
 from generation.engine.pipeline.keyframe import paint_keyframes
 from generation.engine.schedules import logit_normal_t, noise_to, velocity_target
 from generation.engine.text import TextBatch, load_text_encoder
-from generation.engine.training.common import Run, RunLog, standard_arguments
+from generation.engine.training.common import Run, RunLog, init_from, standard_arguments
 from generation.engine.training.keyframe_data import HELD_OUT_SEED, read_shard, render_keyframe
 
 CAPTION_DROP = 0.1
@@ -156,7 +156,14 @@ def main(argv: list[str] | None = None) -> None:
     torch.set_num_threads(args.threads)
     torch.set_flush_denormal(True)
     resume = bool(args.resume or args.export)
-    run = Run(args.out, PRESETS[args.preset], KeyframeModel, lr=args.lr, resume=resume)
+    run = Run(
+        args.out,
+        PRESETS[args.preset],
+        KeyframeModel,
+        lr=args.lr,
+        resume=resume,
+        init=init_from(args, "keyframe"),
+    )
     if args.export is not None:
         run.export(args.export, "keyframe", args.export_dtype)
         return

@@ -19,7 +19,7 @@ import torch.nn.functional as F
 
 from generation.engine.models.refiner import PRESETS, Refiner, refiner_input
 from generation.engine.text import load_text_encoder
-from generation.engine.training.common import Run, RunLog, standard_arguments
+from generation.engine.training.common import Run, RunLog, init_from, standard_arguments
 from generation.engine.training.refiner_data import read_shard
 
 
@@ -82,7 +82,12 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     run = Run(
-        args.out, PRESETS[args.preset], Refiner, lr=args.lr, resume=bool(args.resume or args.export)
+        args.out,
+        PRESETS[args.preset],
+        Refiner,
+        lr=args.lr,
+        resume=bool(args.resume or args.export),
+        init=init_from(args, "refiner"),
     )
     if args.export is not None:
         run.export(args.export, "refiner", args.export_dtype)
