@@ -15,7 +15,6 @@ import time
 from pathlib import Path
 
 import torch
-import torch.nn.functional as F
 
 from generation.engine.models.depth import PRESETS, DepthModel
 from generation.engine.models.keyframe import depth_to_channel, rgb_to_channels
@@ -24,6 +23,7 @@ from generation.engine.training.common import (
     Run,
     RunLog,
     init_from,
+    l1_with_gradients,
     standard_arguments,
 )
 from generation.engine.training.keyframe_data import read_shard
@@ -66,14 +66,6 @@ class ImageDepthBank:
         return rgb.clamp(-1, 1), target, self.focal[aspect][idx]
 
 
-def depth_loss(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-    def grads(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        return x[..., 1:, :] - x[..., :-1, :], x[..., :, 1:] - x[..., :, :-1]
-
-    (py, px), (ty, tx) = grads(pred), grads(target)
-    return F.l1_loss(pred, target) + 0.5 * (F.l1_loss(py, ty) + F.l1_loss(px, tx))
-
-
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--data", type=Path, default=Path("var/keyframes"))
@@ -102,7 +94,7 @@ def main(argv: list[str] | None = None) -> None:
         run.set_lr(args.lr * min(1.0, (run.step + 1) / 200))
         with torch.autocast("cpu", dtype=torch.bfloat16):
             pred = run.model(rgb.contiguous(memory_format=torch.channels_last), focal)
-        loss = depth_loss(pred.float(), target)
+        loss = l1_with_gradients(pred.float(), target)
         run.update(loss, args.batch)
         losses.append(loss.item())
         if run.step % 100 == 0:

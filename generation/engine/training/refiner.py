@@ -15,11 +15,16 @@ from collections import defaultdict
 from pathlib import Path
 
 import torch
-import torch.nn.functional as F
 
 from generation.engine.models.refiner import PRESETS, Refiner, refiner_input
 from generation.engine.text import load_text_encoder
-from generation.engine.training.common import Run, RunLog, init_from, standard_arguments
+from generation.engine.training.common import (
+    Run,
+    RunLog,
+    init_from,
+    l1_with_gradients,
+    standard_arguments,
+)
 from generation.engine.training.refiner_data import read_shard
 
 
@@ -66,14 +71,6 @@ class ShotBank:
         return x, y, d["pooled"][idx].float()
 
 
-def refiner_loss(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-    dy = lambda z: z[..., 1:, :] - z[..., :-1, :]  # noqa: E731
-    dx = lambda z: z[..., :, 1:] - z[..., :, :-1]  # noqa: E731
-    return F.l1_loss(pred, target) + 0.5 * (
-        F.l1_loss(dy(pred), dy(target)) + F.l1_loss(dx(pred), dx(target))
-    )
-
-
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--data", type=Path, default=Path("var/refiner"))
@@ -103,7 +100,7 @@ def main(argv: list[str] | None = None) -> None:
         run.set_lr(args.lr * min(1.0, (run.step + 1) / 200))
         with torch.autocast("cpu", dtype=torch.bfloat16):
             pred = run.model(x.contiguous(memory_format=torch.channels_last), pooled)
-        loss = refiner_loss(pred.float(), y)
+        loss = l1_with_gradients(pred.float(), y)
         run.update(loss, args.batch)
         losses.append(loss.item())
         if run.step % 50 == 0:
