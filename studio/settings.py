@@ -48,7 +48,7 @@ if not SECRET_KEY:
 # Served over HTTPS by default: secure cookies, HSTS, and plain HTTP redirected, so that
 # `manage.py check --deploy` is clean. DAILIES_PLAIN_HTTP=1 is the one switch for a server
 # reached over plain HTTP (the embedded `./dailies run` on http://127.0.0.1 sets it unless
-# told otherwise; docs/deploy.md).
+# told otherwise; the README says how to deploy behind TLS).
 PLAIN_HTTP = env.bool("DAILIES_PLAIN_HTTP", default=False)
 SECURE_SSL_REDIRECT = not PLAIN_HTTP
 SESSION_COOKIE_SECURE = not PLAIN_HTTP
