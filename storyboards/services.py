@@ -590,15 +590,46 @@ def _push_export(export: StoryboardExport) -> None:
         log.exception("could not push progress of export %s", export.pk)
 
 
+def storyboard_export_find(*, project: Project, idempotency_key: str) -> StoryboardExport | None:
+    """The export an earlier request with this key made, or None for a new key. Keys are
+    the team's, as a render's are.
+
+    Raises:
+        IdempotencyConflict: the key asked for another project's export.
+    """
+    if not idempotency_key:
+        return None
+    earlier = (
+        StoryboardExport.objects.select_related("project")
+        .filter(project__team_id=project.team_id, idempotency_key=idempotency_key)
+        .first()
+    )
+    if earlier is not None and earlier.project_id != project.pk:
+        raise render_services.IdempotencyConflict()
+    return earlier
+
+
 @transaction.atomic
-def storyboard_export_request(*, project: Project, user: User) -> StoryboardExport:
-    """Queue an export of the storyboard as it stands (no credits move).
+def storyboard_export_request(
+    *, project: Project, user: User, idempotency_key: str = ""
+) -> StoryboardExport:
+    """Queue an export of the storyboard as it stands (no credits move). With an
+    ``idempotency_key`` used before, the export it made is returned and nothing is queued.
 
     Raises:
         ExportRejected: a shot has no finished take (nothing is queued).
+        IdempotencyConflict: the key was used for another project's export.
     """
+    if idempotency_key:
+        # One request per key at a time: the second waits here, then finds the first's.
+        Team.objects.select_for_update().filter(pk=project.team_id).first()
+        earlier = storyboard_export_find(project=project, idempotency_key=idempotency_key)
+        if earlier is not None:
+            return earlier
     exports.export_shots(project)  # refuses here, before anything is queued
-    export = StoryboardExport.objects.create(project=project, requested_by=user)
+    export = StoryboardExport.objects.create(
+        project=project, requested_by=user, idempotency_key=idempotency_key
+    )
     transaction.on_commit(
         lambda: celery_app.send_task(EXPORT_TASK, args=(export.pk,), queue=EXPORT_QUEUE)
     )
