@@ -636,6 +636,20 @@ def storyboard_export_request(
     return export
 
 
+def storyboard_exports_requeue_waiting() -> list[int]:
+    """Send every queued export's task again: after an embedded Redis restart the broker is
+    empty. Harmless when the messages are still there: an export runs from queued once,
+    and a second delivery skips it."""
+    waiting = list(
+        StoryboardExport.objects.filter(state=StoryboardExport.State.QUEUED).values_list(
+            "pk", flat=True
+        )
+    )
+    for export_id in waiting:
+        celery_app.send_task(EXPORT_TASK, args=(export_id,), queue=EXPORT_QUEUE)
+    return waiting
+
+
 def _export_update(export: StoryboardExport, **fields: Any) -> None:
     for name, value in fields.items():
         setattr(export, name, value)

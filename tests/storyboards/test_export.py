@@ -121,3 +121,22 @@ def test_the_export_task_stores_files_the_team_downloads(rendered) -> None:
     assert other.get(f"/exports/{export.pk}/video/").status_code == 404
     assert other.get(f"/exports/{export.pk}/").status_code == 404
     assert other.post(f"/projects/{rendered.project.pk}/export/").status_code == 404
+
+
+def _default_queue_length() -> int:
+    from studio.celery import app
+
+    with app.connection_for_write() as conn:
+        return int(conn.default_channel.client.llen(services.EXPORT_QUEUE))
+
+
+def test_queued_exports_are_sent_again_after_the_broker_lost_them(rendered) -> None:
+    """An embedded Redis comes back empty from a restart; runstack then sends the queued
+    exports again. One that already ran is not sent, and a duplicate would be skipped."""
+    export = services.storyboard_export_request(project=rendered.project, user=rendered.owner)
+    before = _default_queue_length()
+    assert services.storyboard_exports_requeue_waiting() == [export.pk]
+    assert _default_queue_length() == before + 1
+    assert services.storyboard_export_execute(export.pk) == StoryboardExport.State.SUCCEEDED
+    assert services.storyboard_export_execute(export.pk) == "skipped"
+    assert services.storyboard_exports_requeue_waiting() == []

@@ -486,9 +486,9 @@ class Watcher(threading.Thread):
 def test_each_child_killed_during_a_render_heals_and_the_render_ends(
     stacks: list[Stack], var_dir: Path
 ) -> None:
-    """For each child but the web server: start a render, kill the child while it renders.
-    The web server answers throughout, the child comes back, the render finishes (or fails
-    with its credits refunded), and the ledger balances."""
+    """For each child but the web server: start two renders, kill the child while the first
+    renders and the second waits. The web server answers throughout, the child comes back,
+    both renders finish (or fail with their credits refunded), and the ledger balances."""
     stack = _launch(stacks, var_dir, DAILIES_ENGINE_PRESET="tiny", DAILIES_WEIGHTS_DIR="")
     url = stack.wait_for_url()
     assert stack.proc
@@ -503,10 +503,14 @@ def test_each_child_killed_during_a_render_heals_and_the_render_ends(
     spent = 0
     try:
         for name in ("gpu", "worker", "beat", "redis"):
-            job = _api(url, token, "/api/v1/generations", RENDER)
-            path = f"/api/v1/generations/{job['id']}"
-            dreaming = lambda: (_poll(url, token, path) or {}).get("state") == "dreaming"  # noqa: E731, B023
+            # One take rendering, and one waiting behind it (the GPU worker takes one at once).
+            paths = [
+                f"/api/v1/generations/{_api(url, token, '/api/v1/generations', RENDER)['id']}"
+                for _ in range(2)
+            ]
+            dreaming = lambda: (_poll(url, token, paths[0]) or {}).get("state") == "dreaming"  # noqa: E731, B023
             assert _wait_until(dreaming, 120), (name, stack.output)
+            assert _api(url, token, paths[1])["state"] == "queued"
             old = _leader(stack, CHILDREN[name])
             os.kill(old, signal.SIGKILL)
             killed_at = datetime.now(UTC)
@@ -514,15 +518,16 @@ def test_each_child_killed_during_a_render_heals_and_the_render_ends(
             assert _wait_until(lambda: restarted in stack.output, 60), stack.output  # noqa: B023
             assert _leader(stack, CHILDREN[name]) != old
             stack.record_groups()
-            ended = lambda: (_poll(url, token, path) or {}).get("state") in FINAL  # noqa: E731, B023
-            assert _wait_until(ended, 180), (name, _poll(url, token, path), stack.output)
-            done = _api(url, token, path)
-            # The kill landed while the render ran: it finished after it.
-            assert datetime.fromisoformat(done["finished_at"]) > killed_at, (name, done)
-            if done["state"] == "completed":
-                spent += done["credits_cost"]
-            else:
-                assert "refunded" in done["failure"]["message"], (name, done)
+            for path in paths:
+                ended = lambda: (_poll(url, token, path) or {}).get("state") in FINAL  # noqa: E731, B023
+                assert _wait_until(ended, 180), (name, _poll(url, token, path), stack.output)
+                done = _api(url, token, path)
+                # The kill landed while the first rendered: both finished after it.
+                assert datetime.fromisoformat(done["finished_at"]) > killed_at, (name, done)
+                if done["state"] == "completed":
+                    spent += done["credits_cost"]
+                else:
+                    assert "refunded" in done["failure"]["message"], (name, done)
             balance = _api(url, token, "/api/v1/credits")
             assert balance["held"] == 0, (name, balance)
             assert balance["available"] == start["available"] - spent, (name, balance)
