@@ -158,6 +158,8 @@ class StoryboardExport(models.Model):
     media = models.FileField(upload_to=export_path, max_length=300, blank=True)
     recipes = models.FileField(upload_to=export_path, max_length=300, blank=True)
     duration_s = models.FloatField(null=True, blank=True)
+    # "host:pid" of the process running it, so an export whose worker died is not left running.
+    worker = models.CharField(max_length=128, blank=True)
     # An API client's Idempotency-Key: the same key asks for this export again, not another.
     idempotency_key = models.CharField(max_length=64, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)

@@ -22,7 +22,7 @@ from django.utils import timezone
 
 from accounts.models import Team, User
 from billing import ledger
-from generation import progress
+from generation import execution, lifecycle, progress
 from generation import requests as render_requests
 from generation import services as render_services
 from generation.models import RenderBatch, RenderJob
@@ -670,7 +670,8 @@ def storyboard_export_execute(export_id: int) -> str:
         if export is None or export.state != StoryboardExport.State.QUEUED:
             return "skipped"
         export.state = StoryboardExport.State.RUNNING
-        export.save(update_fields=["state"])
+        export.worker = execution.worker_name()
+        export.save(update_fields=["state", "worker"])
     _push_export(export)
     last = [0.0]
 
@@ -703,6 +704,30 @@ def storyboard_export_execute(export_id: int) -> str:
     else:
         _push_export(export)
     return export.state
+
+
+def storyboard_exports_reap() -> list[int]:
+    """Fail the running exports whose worker process on this machine is gone (killed, out of
+    memory): nothing else would ever finish them. Their files were never stored; the page
+    and the API say to export again. Safe to run from any number of processes at once."""
+    running = StoryboardExport.objects.filter(state=StoryboardExport.State.RUNNING)
+    reaped = []
+    for export_id, worker in running.values_list("pk", "worker"):
+        if not worker or not lifecycle.worker_gone(worker):
+            continue
+        with transaction.atomic():
+            export = (
+                StoryboardExport.objects.select_for_update()
+                .filter(pk=export_id, state=StoryboardExport.State.RUNNING, worker=worker)
+                .first()
+            )
+            if export is None:
+                continue  # another reaper got it
+            _export_fail(export, "The worker exporting this storyboard stopped: export it again.")
+        reaped.append(export_id)
+    if reaped:
+        log.warning("reaper: failed exports %s, their worker is gone", reaped)
+    return reaped
 
 
 def _export_fail(export: StoryboardExport, message: str) -> None:
