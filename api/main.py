@@ -6,8 +6,11 @@ Every operation acts for the team of its key, through the services the studio's 
 (``generation.requests.quote``, ``generation.services``, ``storyboards.services``,
 ``billing.ledger``). Another team's object answers 404, whatever the endpoint.
 
+Storyboard exports (``api.exports``) are queued and run by ``storyboards.services``, as the
+project page's button does, and downloaded behind the same team check.
+
 Not yet here because the studio does not have them yet: characters (create from
-references, training status) and storyboard exports; each will be one more router below.
+references, training status); they will be one more router below.
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, ValidationError
 from ninja.errors import HttpError as NinjaHttpError
 
-from api import credits, generations, projects, uploads
+from api import credits, exports, generations, projects, uploads
 from api.problems import MEDIA_TYPE, ApiProblem, api_field, problem
 from billing.ledger import InsufficientCredits
 from generation.requests import SourceNotFound
@@ -63,7 +66,8 @@ api = DailiesAPI(
     title="Dailies API",
     version="1",
     description=(
-        "Script the studio: render generations, arrange projects and shots, read credits. "
+        "Script the studio: render generations, arrange projects and shots, export storyboards, "
+        "read credits. "
         "Authenticate with `Authorization: Bearer <key>` (a key from your team page). "
         "Errors are RFC 9457 problem details naming the field that is wrong. "
         "The guide with a curl quickstart, webhooks and their signatures is docs/api.md."
@@ -77,6 +81,7 @@ api.add_router("/generations", generations.router, tags=["generations"])
 api.add_router("/uploads", uploads.router, tags=["uploads"])
 api.add_router("/", projects.router, tags=["projects and shots"])
 api.add_router("/credits", credits.router, tags=["credits"])
+api.add_router("/", exports.router, tags=["storyboard exports"])
 
 
 def _respond(request: HttpRequest, response: HttpResponse) -> HttpResponse:

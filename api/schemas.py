@@ -315,3 +315,29 @@ class EstimateOut(Schema):
     lines: list[EstimateLine]
     available: int
     enough: bool
+
+
+# --- storyboard exports -------------------------------------------------------------------------
+
+
+class ExportFiles(Schema):
+    """Paths on this server to fetch with the same key; present once the export is done."""
+
+    video: str | None = Field(None, description="The film as one MP4.")
+    timeline: str | None = Field(None, description="The edit as OpenTimelineIO (.otio).")
+    edl: str | None = Field(None, description="The edit as a CMX 3600 EDL.")
+    media: str | None = Field(None, description="The .otio and each shot's media (zip).")
+    recipes: str | None = Field(None, description="Each take's recipe and a manifest (zip).")
+
+
+class ExportOut(Schema):
+    id: int
+    project_id: int
+    state: Literal["queued", "running", "completed", "failed"]
+    progress: int = Field(..., description="Percent, 0–100.")
+    step: str = Field(..., description="What the export is doing now, as the studio says it.")
+    error: str | None = Field(None, description="Why a failed export failed.")
+    duration_s: float | None = Field(None, description="The film's length, once completed.")
+    files: ExportFiles
+    created_at: datetime
+    finished_at: datetime | None

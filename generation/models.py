@@ -167,6 +167,12 @@ class RenderJob(models.Model):
     def delivered_size(self) -> tuple[int, int]:
         return delivery_size(self.resolution, self.aspect)
 
+    @property
+    def aspect_css(self) -> str:
+        """The aspect ratio as CSS writes it ("9 / 16"), to size the player before the video."""
+        width, _, height = self.aspect.partition(":")
+        return f"{width} / {height or 1}"
+
     def check_transition(self, new_state: str) -> None:
         if new_state not in self.TRANSITIONS[self.state]:
             raise IllegalTransition(f"A {self.state} job cannot become {new_state}.")

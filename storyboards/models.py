@@ -158,6 +158,10 @@ class StoryboardExport(models.Model):
     media = models.FileField(upload_to=export_path, max_length=300, blank=True)
     recipes = models.FileField(upload_to=export_path, max_length=300, blank=True)
     duration_s = models.FloatField(null=True, blank=True)
+    # "host:pid" of the process running it, so an export whose worker died is not left running.
+    worker = models.CharField(max_length=128, blank=True)
+    # An API client's Idempotency-Key: the same key asks for this export again, not another.
+    idempotency_key = models.CharField(max_length=64, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     finished_at = models.DateTimeField(null=True, blank=True)
 
@@ -165,6 +169,11 @@ class StoryboardExport(models.Model):
         ordering = ["-created_at", "-pk"]
         constraints = [
             models.CheckConstraint(condition=Q(percent__lte=100), name="export_percent_lte_100"),
+            models.UniqueConstraint(
+                fields=["project", "idempotency_key"],
+                condition=~Q(idempotency_key=""),
+                name="export_idempotency_per_project",
+            ),
         ]
 
     def __str__(self) -> str:

@@ -22,7 +22,7 @@ from django.utils import timezone
 
 from accounts.models import Team, User
 from billing import ledger
-from generation import progress
+from generation import execution, lifecycle, progress
 from generation import requests as render_requests
 from generation import services as render_services
 from generation.models import RenderBatch, RenderJob
@@ -590,19 +590,64 @@ def _push_export(export: StoryboardExport) -> None:
         log.exception("could not push progress of export %s", export.pk)
 
 
+def storyboard_export_find(*, project: Project, idempotency_key: str) -> StoryboardExport | None:
+    """The export an earlier request with this key made, or None for a new key. Keys are
+    the team's, as a render's are.
+
+    Raises:
+        IdempotencyConflict: the key asked for another project's export.
+    """
+    if not idempotency_key:
+        return None
+    earlier = (
+        StoryboardExport.objects.select_related("project")
+        .filter(project__team_id=project.team_id, idempotency_key=idempotency_key)
+        .first()
+    )
+    if earlier is not None and earlier.project_id != project.pk:
+        raise render_services.IdempotencyConflict()
+    return earlier
+
+
 @transaction.atomic
-def storyboard_export_request(*, project: Project, user: User) -> StoryboardExport:
-    """Queue an export of the storyboard as it stands (no credits move).
+def storyboard_export_request(
+    *, project: Project, user: User, idempotency_key: str = ""
+) -> StoryboardExport:
+    """Queue an export of the storyboard as it stands (no credits move). With an
+    ``idempotency_key`` used before, the export it made is returned and nothing is queued.
 
     Raises:
         ExportRejected: a shot has no finished take (nothing is queued).
+        IdempotencyConflict: the key was used for another project's export.
     """
+    if idempotency_key:
+        # One request per key at a time: the second waits here, then finds the first's.
+        Team.objects.select_for_update().filter(pk=project.team_id).first()
+        earlier = storyboard_export_find(project=project, idempotency_key=idempotency_key)
+        if earlier is not None:
+            return earlier
     exports.export_shots(project)  # refuses here, before anything is queued
-    export = StoryboardExport.objects.create(project=project, requested_by=user)
+    export = StoryboardExport.objects.create(
+        project=project, requested_by=user, idempotency_key=idempotency_key
+    )
     transaction.on_commit(
         lambda: celery_app.send_task(EXPORT_TASK, args=(export.pk,), queue=EXPORT_QUEUE)
     )
     return export
+
+
+def storyboard_exports_requeue_waiting() -> list[int]:
+    """Send every queued export's task again: after an embedded Redis restart the broker is
+    empty. Harmless when the messages are still there: an export runs from queued once,
+    and a second delivery skips it."""
+    waiting = list(
+        StoryboardExport.objects.filter(state=StoryboardExport.State.QUEUED).values_list(
+            "pk", flat=True
+        )
+    )
+    for export_id in waiting:
+        celery_app.send_task(EXPORT_TASK, args=(export_id,), queue=EXPORT_QUEUE)
+    return waiting
 
 
 def _export_update(export: StoryboardExport, **fields: Any) -> None:
@@ -625,7 +670,8 @@ def storyboard_export_execute(export_id: int) -> str:
         if export is None or export.state != StoryboardExport.State.QUEUED:
             return "skipped"
         export.state = StoryboardExport.State.RUNNING
-        export.save(update_fields=["state"])
+        export.worker = execution.worker_name()
+        export.save(update_fields=["state", "worker"])
     _push_export(export)
     last = [0.0]
 
@@ -658,6 +704,30 @@ def storyboard_export_execute(export_id: int) -> str:
     else:
         _push_export(export)
     return export.state
+
+
+def storyboard_exports_reap() -> list[int]:
+    """Fail the running exports whose worker process on this machine is gone (killed, out of
+    memory): nothing else would ever finish them. Their files were never stored; the page
+    and the API say to export again. Safe to run from any number of processes at once."""
+    running = StoryboardExport.objects.filter(state=StoryboardExport.State.RUNNING)
+    reaped = []
+    for export_id, worker in running.values_list("pk", "worker"):
+        if not worker or not lifecycle.worker_gone(worker):
+            continue
+        with transaction.atomic():
+            export = (
+                StoryboardExport.objects.select_for_update()
+                .filter(pk=export_id, state=StoryboardExport.State.RUNNING, worker=worker)
+                .first()
+            )
+            if export is None:
+                continue  # another reaper got it
+            _export_fail(export, "The worker exporting this storyboard stopped: export it again.")
+        reaped.append(export_id)
+    if reaped:
+        log.warning("reaper: failed exports %s, their worker is gone", reaped)
+    return reaped
 
 
 def _export_fail(export: StoryboardExport, message: str) -> None:

@@ -11,3 +11,8 @@ from storyboards import services
 def storyboard_export_run(export_id: int) -> str:
     # Idempotent: an export that is no longer queued (a re-delivery) is skipped.
     return services.storyboard_export_execute(export_id)
+
+
+@shared_task(name="storyboards.tasks.storyboard_exports_reap", ignore_result=True)
+def storyboard_exports_reap() -> list[int]:
+    return services.storyboard_exports_reap()

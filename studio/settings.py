@@ -261,6 +261,11 @@ CELERY_BEAT_SCHEDULE = {
         # A job whose pool process died on this machine is re-run at the next pass.
         "schedule": 15.0,
     },
+    "storyboard-exports-reap": {
+        "task": "storyboards.tasks.storyboard_exports_reap",
+        # An export whose worker process died is failed at the next pass, not left running.
+        "schedule": 15.0,
+    },
     "webhook-deliveries-sweep": {
         "task": "webhooks.tasks.webhook_deliveries_sweep",
         "schedule": 60.0,

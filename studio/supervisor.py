@@ -257,12 +257,19 @@ class Supervisor:
                 raise StartupError(f"{what} did not come up within {timeout_s:.0f} s")
             time.sleep(POLL_S)
 
-    def run_until_stopped(self, *, restart: Sequence[str] = ()) -> None:
+    def run_until_stopped(
+        self,
+        *,
+        restart: Sequence[str] = (),
+        on_restart: Callable[[Child], None] | None = None,
+    ) -> None:
         """Block until a stop signal (returns) or a child's death (raises ChildDied).
 
         A child named in ``restart`` is started again instead, after a backoff that
         doubles while it keeps dying quickly; the others keep running meanwhile. Only
         ``MAX_QUICK_RESTARTS`` quick deaths in a row raise :class:`ChildDied`.
+        ``on_restart(child)`` then runs for the new child (what it raises is said, not
+        raised: the stack keeps running).
         """
         pending: list[tuple[float, Child]] = []  # (when, the dead child to start again)
         while not self.stop_requested:
@@ -277,7 +284,12 @@ class Supervisor:
             for due in [p for p in pending if p[0] <= now]:
                 pending.remove(due)
                 if not self.stop_requested:
-                    self._restart(due[1])
+                    child = self._restart(due[1])
+                    if on_restart is not None:
+                        try:
+                            on_restart(child)
+                        except Exception as exc:  # said, not raised: see docstring
+                            self.say(f"after restarting {child.name}: {exc!r}")
             time.sleep(POLL_S)
 
     def _schedule_restart(self, child: Child, returncode: int) -> tuple[float, Child]:

@@ -16,7 +16,8 @@ from accounts.models import ApiKey, Membership
 from api.main import api as ninja_api
 from generation import execution
 from generation.models import RenderJob
-from storyboards.models import Project, Shot
+from storyboards import services
+from storyboards.models import Project, Shot, StoryboardExport
 from tests.api.conftest import SMALL, ApiClient, api_client
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -31,18 +32,28 @@ def png(color: tuple[int, int, int] = (200, 40, 40)) -> io.BytesIO:
 
 
 def _objects_of(team_api: ApiClient) -> dict[str, int]:
-    """A finished generation, an upload, a project and a shot of a team."""
+    """A finished generation, an upload, a project, a shot and a storyboard export of a team."""
     generation = team_api.post("/api/v1/generations", SMALL).json()["id"]
     assert execution.render_job_execute(generation) == RenderJob.State.SUCCEEDED
     upload = team_api.upload("/api/v1/uploads", {"file": png()}).json()["id"]
     project = team_api.post("/api/v1/projects", {"name": "Theirs"}).json()["id"]
     shot = team_api.post(f"/api/v1/projects/{project}/shots", {"prompt": "a shot"}).json()["id"]
-    return {"generation": generation, "upload": upload, "project": project, "shot": shot}
+    take = team_api.post("/api/v1/generations", SMALL | {"shot_id": shot}).json()["id"]
+    assert execution.render_job_execute(take) == RenderJob.State.SUCCEEDED
+    export = team_api.post(f"/api/v1/projects/{project}/exports").json()["id"]
+    assert services.storyboard_export_execute(export) == StoryboardExport.State.SUCCEEDED
+    return {
+        "generation": generation,
+        "upload": upload,
+        "project": project,
+        "shot": shot,
+        "export": export,
+    }
 
 
 def test_another_teams_ids_are_404_on_every_endpoint(api, other) -> None:
     b = _objects_of(other)
-    g, u, p, s = b["generation"], b["upload"], b["project"], b["shot"]
+    g, u, p, s, e = b["generation"], b["upload"], b["project"], b["shot"], b["export"]
     by_path = [
         ("get", f"/api/v1/generations/{g}", None),
         ("post", f"/api/v1/generations/{g}/cancel", None),
@@ -52,6 +63,9 @@ def test_another_teams_ids_are_404_on_every_endpoint(api, other) -> None:
         ("get", f"/api/v1/projects/{p}/shots", None),
         ("post", f"/api/v1/projects/{p}/shots", {"prompt": "mine now"}),
         ("get", f"/api/v1/shots/{s}", None),
+        ("post", f"/api/v1/projects/{p}/exports", None),
+        ("get", f"/api/v1/exports/{e}", None),
+        ("get", f"/api/v1/exports/{e}/files/video", None),
     ]
     in_body = [
         ("get", "/api/v1/generations", {"shot_id": s}),
@@ -78,6 +92,7 @@ def test_another_teams_ids_are_404_on_every_endpoint(api, other) -> None:
     # Nothing of the other team's moved, and nothing was made for this one.
     assert RenderJob.objects.get(pk=g).state == RenderJob.State.SUCCEEDED
     assert not RenderJob.objects.filter(team=api.team).exists()
+    assert StoryboardExport.objects.filter(project_id=p).count() == 1
     assert Shot.objects.filter(project_id=p).count() == 1
 
 

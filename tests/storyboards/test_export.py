@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import io
 import json
+import os
+import socket
+import subprocess
 import zipfile
 from pathlib import Path
 from types import SimpleNamespace
@@ -121,3 +124,47 @@ def test_the_export_task_stores_files_the_team_downloads(rendered) -> None:
     assert other.get(f"/exports/{export.pk}/video/").status_code == 404
     assert other.get(f"/exports/{export.pk}/").status_code == 404
     assert other.post(f"/projects/{rendered.project.pk}/export/").status_code == 404
+
+
+def _default_queue_length() -> int:
+    from studio.celery import app
+
+    with app.connection_for_write() as conn:
+        return int(conn.default_channel.client.llen(services.EXPORT_QUEUE))
+
+
+def test_queued_exports_are_sent_again_after_the_broker_lost_them(rendered) -> None:
+    """An embedded Redis comes back empty from a restart; runstack then sends the queued
+    exports again. One that already ran is not sent, and a duplicate would be skipped."""
+    export = services.storyboard_export_request(project=rendered.project, user=rendered.owner)
+    before = _default_queue_length()
+    assert services.storyboard_exports_requeue_waiting() == [export.pk]
+    assert _default_queue_length() == before + 1
+    assert services.storyboard_export_execute(export.pk) == StoryboardExport.State.SUCCEEDED
+    assert services.storyboard_export_execute(export.pk) == "skipped"
+    assert services.storyboard_exports_requeue_waiting() == []
+
+
+def test_a_running_export_whose_worker_died_is_failed_by_the_reaper() -> None:
+    team, owner = team_with_owner(plan_code="standard")
+    project = services.project_create(team=team, user=owner, name="Coast")
+    gone = subprocess.Popen(["true"])
+    gone.wait()  # its pid now names no process
+    running = StoryboardExport.State.RUNNING
+    orphan = StoryboardExport.objects.create(
+        project=project, state=running, worker=f"{socket.gethostname()}:{gone.pid}"
+    )
+    alive = StoryboardExport.objects.create(
+        project=project, state=running, worker=f"{socket.gethostname()}:{os.getpid()}"
+    )
+    elsewhere = StoryboardExport.objects.create(
+        project=project, state=running, worker=f"elsewhere:{gone.pid}"
+    )
+    assert services.storyboard_exports_reap() == [orphan.pk]
+    orphan.refresh_from_db()
+    assert orphan.state == StoryboardExport.State.FAILED and orphan.finished_at
+    assert "export it again" in orphan.error_message
+    for export in (alive, elsewhere):
+        export.refresh_from_db()
+        assert export.state == running
+    assert services.storyboard_exports_reap() == []

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import re
 import shutil
@@ -16,6 +17,7 @@ import time
 import urllib.parse
 import urllib.request
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -415,3 +417,129 @@ def test_stop_lets_the_running_task_finish_before_redis_goes(var_dir: Path) -> N
         assert client.llen("default") == 0
     finally:
         sup.stop_all()
+
+
+# --- faults during a render ----------------------------------------------------------------
+
+API_KEY_SCRIPT = """
+from accounts import services
+from accounts.models import User
+user = User.objects.get(email=services.DEMO_EMAIL)
+team = user.teams.get(is_personal=True)
+# Polling twice a second for minutes is more than the seeded free plan's rate.
+team.plan.api_requests_per_minute = 100_000
+team.plan.save(update_fields=["api_requests_per_minute"])
+_, token = services.api_key_create(team=team, actor=user, name="faults", scopes=["read", "render"])
+print(token)
+"""
+# Long enough on the tiny model for a kill to land while it renders.
+RENDER = {
+    "prompt": "a paper boat drifts down a rain gutter",
+    "quality": "flash",
+    "resolution": 540,
+    "duration_s": 5,
+    "fps": 24,
+}
+FINAL = ("completed", "failed")
+
+
+def _api(url: str, token: str, path: str, body: dict | None = None) -> dict:
+    data = json.dumps(body).encode() if body is not None else None
+    request = urllib.request.Request(
+        url.rstrip("/") + path,
+        data=data,
+        headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
+    )
+    with urllib.request.urlopen(request, timeout=10) as response:
+        return json.loads(response.read())
+
+
+def _poll(url: str, token: str, path: str) -> dict | None:
+    """The document, or None while the web server cannot answer it (its database is there,
+    so this is only ever a brief gap; the web-server watcher asserts there is none)."""
+    try:
+        return _api(url, token, path)
+    except OSError:
+        return None
+
+
+class Watcher(threading.Thread):
+    """Asks the web server for its login page four times a second and keeps every failure."""
+
+    def __init__(self, url: str) -> None:
+        super().__init__(daemon=True)
+        self.url, self.asked, self.failures = url, 0, []
+        self.stopping = threading.Event()
+
+    def run(self) -> None:
+        while not self.stopping.wait(0.25):
+            self.asked += 1
+            try:
+                status = _get(self.url)
+            except OSError as exc:
+                status = repr(exc)
+            if status != 200:
+                self.failures.append((time.strftime("%X"), status))
+
+
+@embedded_only
+def test_each_child_killed_during_a_render_heals_and_the_render_ends(
+    stacks: list[Stack], var_dir: Path
+) -> None:
+    """For each child but the web server: start two renders, kill the child while the first
+    renders and the second waits. The web server answers throughout, the child comes back,
+    both renders finish (or fail with their credits refunded), and the ledger balances."""
+    stack = _launch(stacks, var_dir, DAILIES_ENGINE_PRESET="tiny", DAILIES_WEIGHTS_DIR="")
+    url = stack.wait_for_url()
+    assert stack.proc
+    made = subprocess.run(
+        [sys.executable, "manage.py", "shell", "-c", API_KEY_SCRIPT],
+        cwd=ROOT, env=stack.env, capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    token = made.stdout.strip().splitlines()[-1]
+    start = _api(url, token, "/api/v1/credits")
+    watcher = Watcher(url + "accounts/login/")
+    watcher.start()
+    spent = 0
+    try:
+        for name in ("gpu", "worker", "beat", "redis"):
+            # One take rendering, and one waiting behind it (the GPU worker takes one at once).
+            paths = [
+                f"/api/v1/generations/{_api(url, token, '/api/v1/generations', RENDER)['id']}"
+                for _ in range(2)
+            ]
+            dreaming = lambda: (_poll(url, token, paths[0]) or {}).get("state") == "dreaming"  # noqa: E731, B023
+            assert _wait_until(dreaming, 120), (name, stack.output)
+            assert _api(url, token, paths[1])["state"] == "queued"
+            old = _leader(stack, CHILDREN[name])
+            os.kill(old, signal.SIGKILL)
+            killed_at = datetime.now(UTC)
+            restarted = f"{name} restarted (pid"
+            assert _wait_until(lambda: restarted in stack.output, 60), stack.output  # noqa: B023
+            assert _leader(stack, CHILDREN[name]) != old
+            stack.record_groups()
+            for path in paths:
+                ended = lambda: (_poll(url, token, path) or {}).get("state") in FINAL  # noqa: E731, B023
+                assert _wait_until(ended, 180), (name, _poll(url, token, path), stack.output)
+                done = _api(url, token, path)
+                # The kill landed while the first rendered: both finished after it.
+                assert datetime.fromisoformat(done["finished_at"]) > killed_at, (name, done)
+                if done["state"] == "completed":
+                    spent += done["credits_cost"]
+                else:
+                    assert "refunded" in done["failure"]["message"], (name, done)
+            balance = _api(url, token, "/api/v1/credits")
+            assert balance["held"] == 0, (name, balance)
+            assert balance["available"] == start["available"] - spent, (name, balance)
+    finally:
+        watcher.stopping.set()
+        watcher.join()
+    assert watcher.asked > 20 and not watcher.failures, (watcher.failures, stack.output)
+    assert stack.proc.poll() is None, "the stack stopped"
+    ledger = subprocess.run(
+        [sys.executable, "manage.py", "check_ledger"],
+        cwd=ROOT, env=stack.env, capture_output=True, text=True,
+    )  # fmt: skip
+    assert ledger.returncode == 0, ledger.stdout + ledger.stderr
+    stack.proc.send_signal(signal.SIGTERM)
+    assert stack.proc.wait(timeout=GRACE_S * 2 + 5) == 0, stack.output

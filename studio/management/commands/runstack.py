@@ -17,6 +17,7 @@ import io
 import os
 import socket
 import sys
+import time
 import urllib.error
 import urllib.request
 from argparse import ArgumentParser
@@ -32,9 +33,12 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import connections
 
 from generation import lifecycle
-from studio.supervisor import ChildDied, StartupError, StopRequested, Supervisor
+from storyboards import services as storyboard_services
+from studio.supervisor import Child, ChildDied, StartupError, StopRequested, Supervisor
 
 REDIS = "redis"
+# How long a restarted embedded Redis may take to answer before queued work is sent again.
+REDIS_BACK_S = 10
 LOGIN_PATH = "/accounts/login/"
 
 
@@ -106,7 +110,10 @@ class Command(BaseCommand):
         _print_banner(sup, url, login_lines)
         # Up: from here a child that dies (a worker, beat, Redis, the web server itself) is
         # restarted with a backoff while the others keep running.
-        sup.run_until_stopped(restart=[child.name for child in sup.children])
+        sup.run_until_stopped(
+            restart=[child.name for child in sup.children],
+            on_restart=lambda child: self._after_restart(sup, child),
+        )
         sup.say("stop requested")
 
     # --- Redis --------------------------------------------------------------------------
@@ -155,6 +162,29 @@ class Command(BaseCommand):
         sup.start(REDIS, argv, grace_s=10)
         sup.wait_for(lambda: _pings(client), timeout_s=timeout, what=f"Redis on {sock}")
 
+    def _after_restart(self, sup: Supervisor, child: Child) -> None:
+        """An embedded Redis comes back empty: the messages of queued renders and exports
+        went with it. Send them again (a job or export is claimed once, so a duplicate does
+        nothing), instead of leaving them to the reaper's long re-send period."""
+        if child.name != REDIS:
+            return
+        client = redis.Redis(unix_socket_path=str(settings.REDIS_SOCKET), socket_timeout=1)
+        deadline = time.monotonic() + REDIS_BACK_S
+        while not _pings(client):
+            if time.monotonic() > deadline:
+                sup.say(f"Redis did not answer within {REDIS_BACK_S} s of its restart")
+                return
+            time.sleep(0.2)
+        try:
+            renders = lifecycle.render_jobs_requeue_waiting()
+            exports = storyboard_services.storyboard_exports_requeue_waiting()
+        finally:
+            connections.close_all()  # the supervisor keeps no database handle
+        sup.say(
+            f"Redis restarted empty: {len(renders)} queued renders and {len(exports)} "
+            "queued exports sent again"
+        )
+
     # --- database -----------------------------------------------------------------------
 
     def _prepare_database(self, sup: Supervisor) -> list[str]:
@@ -177,6 +207,9 @@ class Command(BaseCommand):
         """Jobs the last run left behind: orphans re-run or refunded, queued ones re-sent
         (an embedded Redis keeps nothing across restarts)."""
         report = lifecycle.render_jobs_recover_at_start(sole_worker_pool=settings.EMBEDDED_REDIS)
+        exports = storyboard_services.storyboard_exports_requeue_waiting()
+        if exports:
+            sup.say(f"storyboard exports re-queued: {len(exports)}")
         if report.requeued or report.failed or report.reenqueued:
             sup.say(
                 f"render jobs recovered: {len(report.requeued)} re-run, "
