@@ -52,10 +52,14 @@ class IdentityEncoder(nn.Module):
         # Mean and max pooling: a hat or a shirt's colour is a few pixels and must not wash out.
         self.head = nn.Linear(2 * c, cfg.dim)
 
-    def forward(self, x: Tensor) -> Tensor:
+    def features(self, x: Tensor) -> Tensor:
+        """(B, 2 * widths[-1]) pooled features under the embedding (the attribute probe's
+        input)."""
         h = self.body(x)
-        pooled = torch.cat([h.mean(dim=(2, 3)), h.amax(dim=(2, 3))], dim=1)
-        return F.normalize(self.head(pooled), dim=-1)
+        return torch.cat([h.mean(dim=(2, 3)), h.amax(dim=(2, 3))], dim=1)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return F.normalize(self.head(self.features(x)), dim=-1)
 
 
 def square_pad(image: Tensor) -> Tensor:
