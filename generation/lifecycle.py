@@ -165,7 +165,7 @@ class ReapReport:
     reenqueued: list[int] = field(default_factory=list)
 
 
-def _worker_gone(worker: str) -> bool:
+def worker_gone(worker: str) -> bool:
     """Whether ``worker`` ("host:pid", as ``execution.worker_name`` writes it) is a process
     of this machine that no longer runs. Another machine's worker is never judged here."""
     host, _, pid = worker.rpartition(":")
@@ -198,14 +198,14 @@ def render_jobs_reap(
     # A job whose pool process on this machine is gone (killed, out of memory) need not
     # wait for its heartbeat to go stale: it is re-run at this reaper pass.
     local = active.filter(worker__startswith=f"{socket.gethostname()}:")
-    dead = {pk for pk, worker in local.values_list("pk", "worker") if _worker_gone(worker)}
+    dead = {pk for pk, worker in local.values_list("pk", "worker") if worker_gone(worker)}
     for job_id in sorted(stale | dead):
         with transaction.atomic():
             job = _lock(job_id)
             fresh = job.heartbeat_at is not None and job.heartbeat_at >= cutoff
             if job.state not in (State.RUNNING, State.ENCODING):
                 continue  # another reaper got it
-            if fresh and not _worker_gone(job.worker):
+            if fresh and not worker_gone(job.worker):
                 continue  # it reported meanwhile
             if job.attempts < settings.RENDER_MAX_ATTEMPTS and not job.cancel_requested:
                 _transition(job, State.QUEUED, worker="", progress_step=0, eta_s=None)
