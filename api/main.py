@@ -6,8 +6,8 @@ Every operation acts for the team of its key, through the services the studio's 
 (``generation.requests.quote``, ``generation.services``, ``storyboards.services``,
 ``billing.ledger``). Another team's object answers 404, whatever the endpoint.
 
-Not yet here because the studio does not have them yet: characters (create from
-references, training status) and storyboard exports; each will be one more router below.
+Not yet here because the studio does not have them yet: storyboard exports; it will be one
+more router below.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, ValidationError
 from ninja.errors import HttpError as NinjaHttpError
 
-from api import credits, generations, projects, uploads
+from api import characters, credits, generations, projects, uploads
 from api.problems import MEDIA_TYPE, ApiProblem, api_field, problem
 from billing.ledger import InsufficientCredits
 from generation.requests import SourceNotFound
@@ -77,6 +77,7 @@ api.add_router("/generations", generations.router, tags=["generations"])
 api.add_router("/uploads", uploads.router, tags=["uploads"])
 api.add_router("/", projects.router, tags=["projects and shots"])
 api.add_router("/credits", credits.router, tags=["credits"])
+api.add_router("/characters", characters.router, tags=["characters"])
 
 
 def _respond(request: HttpRequest, response: HttpResponse) -> HttpResponse:
