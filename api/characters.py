@@ -107,7 +107,9 @@ def character_list(request: HttpRequest, cursor: Cursor = None, limit: Limit = 2
     return CharacterPage(items=[character_out(c) for c in items], next_cursor=next_cursor)
 
 
-@router.get("/{character_id}", response={200: CharacterOut, **ERRORS}, auth=auth.read, summary="Get")
+@router.get(
+    "/{character_id}", response={200: CharacterOut, **ERRORS}, auth=auth.read, summary="Get"
+)
 def character_get(request: HttpRequest, character_id: Id) -> CharacterOut:
     return character_out(_character(request, character_id))
 

@@ -6,9 +6,9 @@ from __future__ import annotations
 import json
 
 import pytest
-from django.core.files.uploadedfile import SimpleUploadedFile
 from asgiref.sync import async_to_sync
 from channels.testing import WebsocketCommunicator
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 from django.urls import reverse
 
@@ -80,7 +80,11 @@ def test_the_websocket_is_closed_before_joining(theirs, stranger) -> None:
         ws = WebsocketCommunicator(
             application,
             path,
-            headers=[(b"cookie", cookie.encode()), (b"origin", b"http://127.0.0.1"), (b"host", b"127.0.0.1")],
+            headers=[
+                (b"cookie", cookie.encode()),
+                (b"origin", b"http://127.0.0.1"),
+                (b"host", b"127.0.0.1"),
+            ],
         )
         connected, code = await ws.connect()
         await ws.disconnect()
@@ -120,7 +124,9 @@ def test_the_api_answers_404_and_locks_for_its_own_team(theirs, stranger) -> Non
         f"/api/v1/characters/{theirs.pk}/training",
     ):
         response = Client().get(path, headers=auth)
-        assert response.status_code == 404 and response["Content-Type"] == "application/problem+json"
+        assert (
+            response.status_code == 404 and response["Content-Type"] == "application/problem+json"
+        )
     cancel = Client().post(f"/api/v1/characters/{theirs.pk}/training/cancel", headers=auth)
     assert cancel.status_code == 404
     assert Client().get("/api/v1/characters", headers=auth).json()["items"] == []
@@ -148,8 +154,15 @@ def test_the_api_answers_404_and_locks_for_its_own_team(theirs, stranger) -> Non
     assert junk.status_code == 422 and junk.json()["field"] == "files"
     unknown = Client().post(
         "/api/v1/generations",
-        json.dumps({"prompt": "@Mara walks", "quality": "flash", "resolution": 540,
-                    "duration_s": 1, "fps": 12}),
+        json.dumps(
+            {
+                "prompt": "@Mara walks",
+                "quality": "flash",
+                "resolution": 540,
+                "duration_s": 1,
+                "fps": 12,
+            }
+        ),
         content_type="application/json",
         headers=auth,
     )

@@ -28,7 +28,9 @@ State = CharacterAdapter.State
 
 def _lock(team, owner, name: str = "Mara"):
     frame = frame_from_bytes(png((200, 30, 30)).read(), name="a.png")
-    character = services.character_lock_from_uploads(team=team, user=owner, name=name, images=[frame])
+    character = services.character_lock_from_uploads(
+        team=team, user=owner, name=name, images=[frame]
+    )
     return character, character.adapters.get()
 
 
@@ -57,7 +59,9 @@ def test_cancelling_mid_training_stops_it_refunds_it_and_writes_no_adapter(
     before = ledger.balance(team).available
     character, adapter = _lock(team, owner)
     outcome: list[str] = []
-    worker = threading.Thread(target=lambda: outcome.append(execution.adapter_train_execute(adapter.pk)))
+    worker = threading.Thread(
+        target=lambda: outcome.append(execution.adapter_train_execute(adapter.pk))
+    )
     worker.start()
 
     def training() -> bool:
@@ -100,7 +104,11 @@ def test_progress_is_pushed_to_the_characters_socket(pro_team) -> None:
         ws = WebsocketCommunicator(
             application,
             f"/ws/characters/{character.pk}/",
-            headers=[(b"cookie", cookie.encode()), (b"origin", b"http://127.0.0.1"), (b"host", b"127.0.0.1")],
+            headers=[
+                (b"cookie", cookie.encode()),
+                (b"origin", b"http://127.0.0.1"),
+                (b"host", b"127.0.0.1"),
+            ],
         )
         connected, _ = await ws.connect()
         assert connected

@@ -100,8 +100,8 @@ def test_an_unknown_name_is_refused_beside_the_prompt_with_nothing_spent_or_save
 
 def test_a_character_still_training_cannot_be_used_yet(pro_team, project) -> None:
     team, owner, client = pro_team
-    from tests.characters.conftest import png
     from generation.uploads import frame_from_bytes
+    from tests.characters.conftest import png
 
     frame = frame_from_bytes(png((1, 2, 3)).read(), name="a.png")
     services.character_lock_from_uploads(team=team, user=owner, name="Mara", images=[frame])
@@ -119,7 +119,8 @@ def test_two_characters_one_adapter_applied_and_a_third_refused(pro_team, projec
     mara, nell, _ = locked("Mara"), locked("Nell", (30, 30, 200)), locked("Ozzy", (0, 200, 0))
     client.post(
         reverse("shot_new", args=[project.pk]),
-        COMPOSER | {"prompt": "@Mara talks to someone", "characters": [nell.pk], "idempotency_key": "d"},
+        COMPOSER
+        | {"prompt": "@Mara talks to someone", "characters": [nell.pk], "idempotency_key": "d"},
     )
     job = RenderJob.objects.get(team=team)
     assert [(c["name"], c["applied"]) for c in job.recipe["characters"]] == [
