@@ -73,7 +73,7 @@ def test_their_take_cannot_be_locked_from(pro_team, stranger) -> None:
 
 
 def test_the_websocket_is_closed_before_joining(theirs, stranger) -> None:
-    _, owner, client = stranger
+    _, _owner, client = stranger
     cookie = f"sessionid={client.cookies['sessionid'].value}"
 
     async def connect(path: str) -> tuple[bool, int | str | None]:
@@ -115,7 +115,7 @@ def test_their_name_in_a_prompt_is_an_unknown_name(theirs, stranger) -> None:
 
 
 def test_the_api_answers_404_and_locks_for_its_own_team(theirs, stranger) -> None:
-    team, owner, client = stranger
+    team, owner, _client = stranger
     ledger.topup(team=team, credits=100)
     _, token = accounts.api_key_create(team=team, actor=owner, name="k", scopes=["read", "render"])
     auth = {"Authorization": f"Bearer {token}"}

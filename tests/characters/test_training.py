@@ -86,7 +86,7 @@ def test_a_failed_training_is_refunded_and_says_so(pro_team, settings) -> None:
     team, owner, _ = pro_team
     settings.CHARACTER_TRAINING = {"steps": 3, "rank": 0}  # a rank the trainer refuses
     before = ledger.balance(team).available
-    character, adapter = _lock(team, owner)
+    _character, adapter = _lock(team, owner)
     assert execution.adapter_train_execute(adapter.pk) == State.FAILED
     adapter.refresh_from_db()
     assert adapter.error_message.startswith("Training the character failed on the worker.")
@@ -131,7 +131,7 @@ def test_progress_is_pushed_to_the_characters_socket(pro_team) -> None:
 
 
 def test_a_retrain_keeps_the_version_in_use_until_the_new_one_is_ready(pro_team, locked) -> None:
-    team, owner, client = pro_team
+    team, _owner, client = pro_team
     mara = locked("Mara")
     first = mara.current_adapter
     response = client.post(reverse("character_retrain", args=[mara.pk]))

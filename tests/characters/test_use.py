@@ -138,7 +138,7 @@ def test_two_characters_one_adapter_applied_and_a_third_refused(pro_team, projec
 
 
 def test_a_reroll_keeps_the_adapter_version_it_was_rendered_with(pro_team, project, locked) -> None:
-    team, owner, client = pro_team
+    _team, owner, client = pro_team
     mara = locked("Mara")
     first = mara.current_adapter
     client.post(
