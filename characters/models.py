@@ -33,7 +33,7 @@ class Character(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
-        ordering = ["team", Lower("name")]
+        ordering = ["team", Lower("name").asc()]
         constraints = [
             models.UniqueConstraint(
                 "team", Lower("name"), name="character_name_unique_per_team_ci"

@@ -81,7 +81,7 @@ def character_lock_take(request: TeamRequest) -> HttpResponse:
     form = TakeLockForm(request.POST)
     if not form.is_valid():
         job_id = request.POST.get("job", "")
-        errors = "; ".join(f"{k}: {' '.join(v)}" for k, v in form.errors.items())
+        errors = "; ".join(f"{k}: {' '.join(str(e) for e in v)}" for k, v in form.errors.items())
         messages.error(request, f"The character was not locked — {errors}")
         job = job_selectors.job_get(user=request.user, job_id=job_id)
         return _back_to_take(job.shot_id, job.pk)

@@ -57,7 +57,7 @@ class Migration(migrations.Migration):
                 ),
             ],
             options={
-                "ordering": ["team", django.db.models.functions.text.Lower("name")],
+                "ordering": ["team", django.db.models.functions.text.Lower("name").asc()],
             },
         ),
         migrations.CreateModel(
