@@ -404,6 +404,66 @@ def train_character(
     )
 
 
+# --- character lock ---------------------------------------------------------------------------
+
+
+@functools.cache
+def _identity_encoder() -> Any:
+    from generation.engine.identity import load_encoder
+
+    return load_encoder()
+
+
+def _as_frames(images: Sequence[Tensor | np.ndarray], what: str) -> list[Tensor]:
+    out = []
+    for image in images:
+        t = (
+            torch.from_numpy(np.ascontiguousarray(image))
+            if isinstance(image, np.ndarray)
+            else image
+        )
+        if t.dtype != torch.uint8 or t.ndim != 3 or t.shape[2] != 3 or min(t.shape[:2]) < 1:
+            raise ValueError(f"{what} must be uint8 (H, W, 3), got {t.dtype} {tuple(t.shape)}")
+        out.append(t)
+    return out
+
+
+def identity_embedding(images: Sequence[np.ndarray]) -> np.ndarray:
+    """Unit identity vectors (N, D) float32 of figure crops (uint8 (H, W, 3) each, any size):
+    two crops of one character have a high dot product, two characters a low one. The
+    encoder ships in ``weights/identity_encoder.*`` and runs on the CPU in any process.
+    """
+    from generation.engine.identity import embed
+
+    crops = _as_frames(images, "a figure crop")
+    if not crops:
+        raise ValueError("identity_embedding needs at least one image")
+    return embed(_identity_encoder(), crops).numpy().astype(np.float32)
+
+
+def character_similarity(frames: Sequence[np.ndarray], references: Sequence[np.ndarray]) -> float:
+    """The drift score: how much the figure in a take looks like a locked character, in
+    [0, 1] (1 = the same look).
+
+    ``frames`` are whole frames of the take (a handful sampled from the clip), uint8
+    (H, W, 3); ``references`` the character's reference crops, uint8 (H, W, 3). Each frame is
+    searched with square windows at five sizes (the frame scaled to 96 pixels high first) and
+    the window closest to the references' mean identity stands for the figure; the take's
+    score is the median over frames of that best cosine, floored at zero
+    (:func:`generation.engine.identity.figure_similarity`).
+
+    Raises:
+        ValueError: no frames, no references, or an image that is not uint8 (H, W, 3).
+    """
+    from generation.engine.identity import figure_similarity
+
+    return figure_similarity(
+        _identity_encoder(),
+        _as_frames(frames, "a take frame"),
+        _as_frames(references, "a reference image"),
+    )
+
+
 # --- deliver ---------------------------------------------------------------------------------
 
 
