@@ -12,7 +12,7 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name="team",
             name="drift_threshold",
-            field=models.FloatField(default=0.6),
+            field=models.FloatField(default=0.8),
         ),
         migrations.AddField(
             model_name="team",

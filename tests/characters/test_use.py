@@ -168,3 +168,38 @@ def test_a_reroll_keeps_the_adapter_version_it_was_rendered_with(pro_team, proje
         COMPOSER | {"prompt": "@Mara at dusk", "idempotency_key": "h"},
     )
     assert RenderJob.objects.latest("pk").recipe["adapters"][0]["version"] == 1
+
+
+def test_a_finished_take_is_scored_against_its_characters_and_flagged_below_the_threshold(
+    pro_team, project, locked
+) -> None:
+    team, _, client = pro_team
+    mara = locked("Mara")
+    nell = locked("Nell", (30, 30, 200))
+    client.post(
+        reverse("shot_new", args=[project.pk]),
+        COMPOSER | {"prompt": "@Mara meets @Nell on the beach", "idempotency_key": "s"},
+    )
+    job = RenderJob.objects.get(team=team)
+    assert execution.render_job_execute(job.pk) == RenderJob.State.SUCCEEDED
+    job.refresh_from_db()
+    scores = job.character_scores
+    assert set(scores) == {str(mara.pk), str(nell.pk)}
+    assert all(0.0 <= s <= 1.0 for s in scores.values())
+    assert "drift_s" in job.timings and job.drift_score == min(scores.values())
+
+    shot_page = reverse("shot_detail", args=[job.shot_id])
+    # Above the team's threshold: shown, not flagged.
+    team.drift_threshold = 0.0
+    team.save()
+    page = client.get(shot_page).content.decode()
+    assert "Character drift" in page and "% like the references" in page
+    assert "drifting" not in page
+    # Below it: flagged on the shot page, the storyboard card and the character page.
+    team.drift_threshold = job.drift_score + 0.01
+    team.save()
+    assert "drifting" in client.get(shot_page).content.decode()
+    board = client.get(reverse("project_detail", args=[project.pk])).content.decode()
+    assert "% likeness · drifting" in board
+    detail = client.get(reverse("character_detail", args=[mara.pk])).content.decode()
+    assert f"{round(scores[str(mara.pk)] * 100)} %" in detail
