@@ -13,9 +13,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from django.core.exceptions import PermissionDenied
 from django.db import IntegrityError, transaction
 from django.db.models import Max
 
+from accounts.models import Membership, Role
 from billing import ledger, pricing
 from billing.limits import PlanLimits
 from characters import lifecycle, queue
@@ -195,6 +197,21 @@ def adapter_rollback(*, character: Character, adapter: CharacterAdapter) -> Char
 
 def adapter_cancel(*, adapter: CharacterAdapter) -> CharacterAdapter:
     return lifecycle.adapter_cancel(adapter=adapter)
+
+
+@transaction.atomic
+def drift_threshold_set(*, team: Team, actor: User, threshold: float) -> Team:
+    """The similarity below which a take is flagged as drifting from its character; set by
+    the team's owners and admins."""
+    if not Membership.objects.filter(
+        team=team, user=actor, role__in=[Role.OWNER, Role.ADMIN]
+    ).exists():
+        raise PermissionDenied("Only a team's owners and admins set its drift threshold.")
+    if not 0.0 <= threshold <= 1.0:
+        raise CharacterRejected("The drift threshold is between 0 and 1.", field="threshold")
+    team.drift_threshold = threshold
+    team.save(update_fields=["drift_threshold"])
+    return team
 
 
 # --- using characters in a prompt -------------------------------------------------------------

@@ -9,6 +9,7 @@ urlpatterns = [
     path("characters/new/", views.character_new, name="character_new"),
     path("characters/lock-from-take/", views.character_lock_take, name="character_lock_take"),
     path("characters/names/", views.character_names, name="character_names"),
+    path("characters/drift/", views.drift_threshold, name="drift_threshold"),
     path("characters/<int:character_id>/", views.character_detail, name="character_detail"),
     path(
         "characters/<int:character_id>/status/",

@@ -12,6 +12,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from accounts.http import TeamRequest
+from accounts.models import Membership, Role
 from billing import pricing
 from billing.limits import PlanLimits
 from characters import selectors, services
@@ -44,8 +45,29 @@ def character_list(request: TeamRequest) -> HttpResponse:
             "limits": limits,
             "refusal": limits.character_refusal(characters.count()),
             "price": _price(),
+            "manages": Membership.objects.filter(
+                team=request.team, user=request.user, role__in=[Role.OWNER, Role.ADMIN]
+            ).exists(),
         },
     )
+
+
+@login_required
+@require_POST
+def drift_threshold(request: TeamRequest) -> HttpResponse:
+    """The team's drift threshold, in percent on the form."""
+    try:
+        percent = float(request.POST.get("threshold", ""))
+    except ValueError:
+        messages.error(request, "Give the drift threshold as a percentage, 0 to 100.")
+        return redirect("character_list")
+    try:
+        services.drift_threshold_set(team=request.team, actor=request.user, threshold=percent / 100)
+    except UserError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, f"Takes below {percent:g} % likeness are flagged as drifting.")
+    return redirect("character_list")
 
 
 @login_required

@@ -203,3 +203,17 @@ def test_a_finished_take_is_scored_against_its_characters_and_flagged_below_the_
     assert "% likeness · drifting" in board
     detail = client.get(reverse("character_detail", args=[mara.pk])).content.decode()
     assert f"{round(scores[str(mara.pk)] * 100)} %" in detail
+
+
+def test_owners_set_the_drift_threshold(pro_team) -> None:
+    team, _, client = pro_team
+    assert team.drift_threshold == 0.8
+    assert 'name="threshold"' in client.get(reverse("character_list")).content.decode()
+    client.post(reverse("drift_threshold"), {"threshold": "70"})
+    team.refresh_from_db()
+    assert team.drift_threshold == pytest.approx(0.7)
+    page = client.post(reverse("drift_threshold"), {"threshold": "150"}, follow=True)
+    assert "The drift threshold is between 0 and 1." in page.content.decode()
+    page = client.post(reverse("drift_threshold"), {"threshold": "nan"}, follow=True)
+    team.refresh_from_db()
+    assert team.drift_threshold == pytest.approx(0.7)
