@@ -15,6 +15,7 @@ from pathlib import Path
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from billing import ledger
@@ -140,6 +141,7 @@ def adapter_succeed(
 class ReapReport:
     requeued: list[int] = field(default_factory=list)
     failed: list[int] = field(default_factory=list)
+    reenqueued: list[int] = field(default_factory=list)
 
 
 def discard_partial(adapter: CharacterAdapter) -> None:
@@ -194,6 +196,32 @@ def adapters_reap(*, now: datetime | None = None, stale_after_s: float | None = 
                     f"Your {credits} credits were refunded.",
                 )
                 report.failed.append(adapter.pk)
-    if report.requeued or report.failed:
-        log.warning("character reaper: requeued %s, failed %s", report.requeued, report.failed)
+    # Queued trainings the broker may never have received (an outage at lock time, or an
+    # embedded Redis restart): hand them over again. A second message is harmless.
+    waiting = CharacterAdapter.objects.filter(state=State.QUEUED).filter(
+        Q(queued_at__isnull=True)
+        | Q(queued_at__lt=now - timedelta(seconds=settings.RENDER_REQUEUE_AFTER_S))
+    )
+    for adapter in waiting:
+        if queue.adapter_enqueue(adapter):
+            report.reenqueued.append(adapter.pk)
+    if report.requeued or report.failed or report.reenqueued:
+        log.warning(
+            "character reaper: requeued %s, failed %s, re-enqueued %s",
+            report.requeued,
+            report.failed,
+            report.reenqueued,
+        )
+    return report
+
+
+def adapters_recover_at_start(*, sole_worker_pool: bool) -> ReapReport:
+    """Run when a stack starts, as render jobs' recovery is: with ``sole_worker_pool`` every
+    training adapter is an orphan of the last shutdown; queued ones are sent again."""
+    report = adapters_reap(stale_after_s=1e-6 if sole_worker_pool else None)
+    for adapter in CharacterAdapter.objects.filter(state=State.QUEUED).exclude(
+        pk__in=report.requeued + report.reenqueued
+    ):
+        if queue.adapter_enqueue(adapter):
+            report.reenqueued.append(adapter.pk)
     return report

@@ -147,3 +147,15 @@ def test_a_retrain_keeps_the_version_in_use_until_the_new_one_is_ready(pro_team,
     mara.refresh_from_db()
     assert mara.current_adapter == second
     assert Path(first.path).is_dir() and Path(second.path).is_dir() and first.path != second.path
+
+
+def test_a_queued_training_the_broker_lost_is_sent_again(pro_team, settings) -> None:
+    team, owner, _ = pro_team
+    _, adapter = _lock(team, owner)
+    CharacterAdapter.objects.filter(pk=adapter.pk).update(queued_at=None)  # never sent
+    report = lifecycle.adapters_reap()
+    adapter.refresh_from_db()
+    assert report.reenqueued == [adapter.pk] and adapter.queued_at is not None
+    assert lifecycle.adapters_reap().reenqueued == []  # sent a moment ago: left alone
+    # A stack starting alone finds it queued and sends it again, whatever its age.
+    assert lifecycle.adapters_recover_at_start(sole_worker_pool=True).reenqueued == [adapter.pk]
