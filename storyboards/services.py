@@ -171,6 +171,7 @@ def shot_duplicate(*, shot: Shot) -> Shot:
         transition=shot.transition,
         transition_s=shot.transition_s,
     )
+    duplicate.characters.set(shot.characters.all())
     _touch(project)
     return duplicate
 
