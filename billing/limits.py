@@ -88,4 +88,4 @@ class PlanLimits:
         if existing < self.max_characters:
             return None
         kept = f"{self.max_characters} locked character{'s' if self.max_characters != 1 else ''}"
-        return f"{self.plan} plan: up to {kept} — delete one or upgrade to lock another."
+        return f"{self.plan} plan: up to {kept} — upgrade to lock another."

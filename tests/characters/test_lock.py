@@ -177,3 +177,10 @@ def test_enterprise_allowance_is_set_per_team(seeded) -> None:
     )
     assert "Enterprise plan: up to 1 locked character" in response.content.decode()
     assert Character.objects.filter(team=team).count() == 1
+
+
+def test_the_plans_page_says_how_many_characters_each_plan_keeps(seeded) -> None:
+    page = Client().get(reverse("plans")).content.decode()
+    for text in ("1 locked character<", "5 locked characters", "20 locked characters"):
+        assert text in page, text
+    assert "Locked characters by contract" in page
