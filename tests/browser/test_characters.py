@@ -30,9 +30,9 @@ STEPS = 40
 
 
 @pytest.fixture(scope="module")
-def stack(redis_server, django_db_setup, django_db_blocker, tmp_path_factory) -> Iterator[
-    StackProcesses
-]:
+def stack(
+    redis_server, django_db_setup, django_db_blocker, tmp_path_factory
+) -> Iterator[StackProcesses]:
     """daphne and a GPU worker whose character trainings are short enough to watch."""
     with django_db_blocker.unblock():
         db_url = database_url(connection.settings_dict)
@@ -81,9 +81,7 @@ def _rendered_shot(page, base: str, email: str) -> tuple[Project, RenderJob]:
 
 def _lock_from_take(page, take: RenderJob) -> Character:
     page.click("details.lock-take summary")
-    page.wait_for_function(
-        f"document.querySelector('#job-{take.pk}-status video').readyState >= 2"
-    )
+    page.wait_for_function(f"document.querySelector('#job-{take.pk}-status video').readyState >= 2")
     page.click("[data-lock-grab]")
     canvas = page.locator("[data-lock-still]")
     canvas.scroll_into_view_if_needed()
