@@ -14,8 +14,10 @@ from PIL import Image
 from accounts import services as accounts
 from accounts.models import ApiKey, Membership
 from api.main import api as ninja_api
+from characters import services as characters
 from generation import execution
 from generation.models import RenderJob
+from generation.uploads import frame_from_bytes
 from storyboards.models import Project, Shot
 from tests.api.conftest import SMALL, ApiClient, api_client
 
@@ -43,6 +45,15 @@ def _objects_of(team_api: ApiClient) -> dict[str, int]:
 def test_another_teams_ids_are_404_on_every_endpoint(api, other) -> None:
     b = _objects_of(other)
     g, u, p, s = b["generation"], b["upload"], b["project"], b["shot"]
+    picture = io.BytesIO()
+    Image.new("RGB", (32, 48), (200, 30, 30)).save(picture, format="PNG")
+    character = characters.character_lock_from_uploads(
+        team=other.team,
+        user=other.owner,
+        name="Mara",
+        images=[frame_from_bytes(picture.getvalue(), name="mara.png")],
+    )
+    c = character.pk
     by_path = [
         ("get", f"/api/v1/generations/{g}", None),
         ("post", f"/api/v1/generations/{g}/cancel", None),
@@ -52,6 +63,9 @@ def test_another_teams_ids_are_404_on_every_endpoint(api, other) -> None:
         ("get", f"/api/v1/projects/{p}/shots", None),
         ("post", f"/api/v1/projects/{p}/shots", {"prompt": "mine now"}),
         ("get", f"/api/v1/shots/{s}", None),
+        ("get", f"/api/v1/characters/{c}", None),
+        ("get", f"/api/v1/characters/{c}/training", None),
+        ("post", f"/api/v1/characters/{c}/training/cancel", None),
     ]
     in_body = [
         ("get", "/api/v1/generations", {"shot_id": s}),
@@ -79,6 +93,7 @@ def test_another_teams_ids_are_404_on_every_endpoint(api, other) -> None:
     assert RenderJob.objects.get(pk=g).state == RenderJob.State.SUCCEEDED
     assert not RenderJob.objects.filter(team=api.team).exists()
     assert Shot.objects.filter(project_id=p).count() == 1
+    assert character.adapters.get().state == "queued"
 
 
 def test_no_key_an_unknown_key_and_a_revoked_key_are_401(api) -> None:
