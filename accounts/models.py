@@ -70,6 +70,11 @@ class Team(models.Model):
         choices=RESOLUTION_CHOICES, null=True, blank=True
     )
     max_duration_override = models.PositiveSmallIntegerField(null=True, blank=True)
+    max_characters_override = models.PositiveSmallIntegerField(null=True, blank=True)
+    # A take whose figure scores below this similarity to its character's references is
+    # flagged as drifting (0–1, the identity encoder's drift score: held-out takes of the
+    # character itself score 0.95 on average, of the nearest other character 0.66).
+    drift_threshold = models.FloatField(default=0.8)
     created_at = models.DateTimeField(auto_now_add=True)
 
     members: models.ManyToManyField[User, Membership] = models.ManyToManyField(
@@ -95,6 +100,12 @@ class Team(models.Model):
     @property
     def max_duration_s(self) -> int:
         return self.max_duration_override or self.plan.max_duration_s
+
+    @property
+    def max_characters(self) -> int:
+        if self.max_characters_override is not None:
+            return self.max_characters_override
+        return self.plan.max_characters
 
     @property
     def max_resolution_label(self) -> str:

@@ -18,6 +18,7 @@ from api.models import Upload
 from api.pagination import Cursor, Limit, page
 from api.problems import ApiProblem, Problem
 from api.schemas import CameraIn, FrameRef, GenerationCreate, GenerationOut, GenerationPage, Id
+from characters import services as characters
 from generation import documents, lifecycle, requests, services
 from generation.engine.camera import CameraSpec
 from generation.models import RenderJob
@@ -129,6 +130,7 @@ def render_request(team: Team, body: GenerationCreate) -> RenderRequest:
         source_job_id=body.source_generation_id if mode in requests.SOURCE_MODES else None,
         strength=body.strength,
         loop=body.loop,
+        characters=characters.characters_resolve(team=team, prompt=body.prompt),
         **inputs,  # type: ignore[arg-type]
     )
 

@@ -7,10 +7,8 @@ Every operation acts for the team of its key, through the services the studio's 
 ``billing.ledger``). Another team's object answers 404, whatever the endpoint.
 
 Storyboard exports (``api.exports``) are queued and run by ``storyboards.services``, as the
-project page's button does, and downloaded behind the same team check.
-
-Not yet here because the studio does not have them yet: characters (create from
-references, training status); they will be one more router below.
+project page's button does, and downloaded behind the same team check. Characters
+(``api.characters``) are locked from references and trained through ``characters.services``.
 """
 
 from __future__ import annotations
@@ -24,7 +22,7 @@ from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, ValidationError
 from ninja.errors import HttpError as NinjaHttpError
 
-from api import credits, exports, generations, projects, uploads
+from api import characters, credits, exports, generations, projects, uploads
 from api.problems import MEDIA_TYPE, ApiProblem, api_field, problem
 from billing.ledger import InsufficientCredits
 from generation.requests import SourceNotFound
@@ -82,6 +80,7 @@ api.add_router("/uploads", uploads.router, tags=["uploads"])
 api.add_router("/", projects.router, tags=["projects and shots"])
 api.add_router("/credits", credits.router, tags=["credits"])
 api.add_router("/", exports.router, tags=["storyboard exports"])
+api.add_router("/characters", characters.router, tags=["characters"])
 
 
 def _respond(request: HttpRequest, response: HttpResponse) -> HttpResponse:

@@ -341,3 +341,41 @@ class ExportOut(Schema):
     files: ExportFiles
     created_at: datetime
     finished_at: datetime | None
+
+
+# --- characters ---------------------------------------------------------------------------------
+
+
+class TrainingOut(Schema):
+    """One adapter version's training: its state, progress and price."""
+
+    id: int
+    version: int
+    state: Literal["queued", "training", "ready", "failed", "cancelled"]
+    step: int
+    total: int
+    loss: float | None
+    eta_s: float | None
+    sha256: str
+    credits: int
+    error: str
+    created_at: datetime
+    finished_at: datetime | None
+
+
+class CharacterOut(Schema):
+    id: int
+    name: str
+    description: str
+    references: int
+    current_version: int | None = Field(
+        description="The adapter version renders use (`@Name` in a prompt); null until one "
+        "is trained."
+    )
+    training: TrainingOut | None = Field(description="The newest adapter version.")
+    created_at: datetime
+
+
+class CharacterPage(Schema):
+    items: list[CharacterOut]
+    next_cursor: str | None

@@ -26,6 +26,7 @@ class PlanLimits:
     max_resolution: int
     max_duration_s: int
     commercial: bool
+    max_characters: int = 1
 
     @classmethod
     def of(cls, team: Team) -> PlanLimits:
@@ -34,6 +35,7 @@ class PlanLimits:
             max_resolution=team.max_resolution,
             max_duration_s=team.max_duration_s,
             commercial=team.plan.commercial_licence,
+            max_characters=team.max_characters,
         )
 
     @property
@@ -80,3 +82,10 @@ class PlanLimits:
             f"The {self.plan} plan has no commercial licence — upgrade to Standard to use "
             "renders commercially."
         )
+
+    def character_refusal(self, existing: int) -> str | None:
+        """Why a team that keeps ``existing`` characters cannot lock another, or None."""
+        if existing < self.max_characters:
+            return None
+        kept = f"{self.max_characters} locked character{'s' if self.max_characters != 1 else ''}"
+        return f"{self.plan} plan: up to {kept} — upgrade to lock another."

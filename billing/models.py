@@ -39,6 +39,9 @@ class Plan(models.Model):
     api_requests_per_minute = models.PositiveIntegerField(
         default=60, help_text="Requests each API key of a team on this plan may make a minute."
     )
+    max_characters = models.PositiveSmallIntegerField(
+        default=1, help_text="Locked characters a team on this plan may keep."
+    )
     sort_order = models.PositiveSmallIntegerField(default=0)
 
     class Meta:
@@ -218,6 +221,9 @@ class PriceBook(models.Model):
     )
     upscale_4k_credits = models.PositiveIntegerField(
         default=4, help_text="4K upscale surcharge per reference-clip length."
+    )
+    character_training_credits = models.PositiveIntegerField(
+        default=20, help_text="Training one character adapter on its references."
     )
     created_at = models.DateTimeField(auto_now_add=True)
 

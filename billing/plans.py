@@ -12,6 +12,7 @@ DEFAULT_PLAN_CODE = "free"
 SEED_PLANS: tuple[dict, ...] = (
     {
         "code": "free",
+        "max_characters": 1,
         "api_requests_per_minute": 30,
         "name": "Free",
         "price_cents": 0,
@@ -23,6 +24,7 @@ SEED_PLANS: tuple[dict, ...] = (
     },
     {
         "code": "standard",
+        "max_characters": 5,
         "api_requests_per_minute": 120,
         "name": "Standard",
         "price_cents": 2400,
@@ -34,6 +36,7 @@ SEED_PLANS: tuple[dict, ...] = (
     },
     {
         "code": "pro",
+        "max_characters": 20,
         "api_requests_per_minute": 600,
         "name": "Pro",
         "price_cents": 7900,
@@ -45,6 +48,7 @@ SEED_PLANS: tuple[dict, ...] = (
     },
     {
         "code": "enterprise",
+        "max_characters": 20,
         "api_requests_per_minute": 3000,
         "name": "Enterprise",
         "price_cents": None,

@@ -101,6 +101,18 @@ def estimate(
     )
 
 
+def character_training_estimate(*, book: PriceBook | None = None) -> Estimate:
+    """Credits for training one character adapter: the price book's flat price."""
+    book = book or active_book()
+    credits = max(1, book.character_training_credits)
+    return Estimate(
+        credits=credits,
+        render_resolution=0,
+        upscaled_to_4k=False,
+        lines=(("Character training", str(credits)),),
+    )
+
+
 @transaction.atomic
 def price_book_create_default(*, name: str = "Default pricing", activate: bool = True) -> PriceBook:
     """A price book with the seeds' defaults; admins edit its factors afterwards."""

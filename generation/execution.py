@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 from django.conf import settings
 from django.core.files import File
+from django.core.files.storage import default_storage
 from django.db import close_old_connections, connection
 from django.db.models.fields.files import FieldFile
 from django.utils import timezone
@@ -207,6 +208,41 @@ def _conformance(clip: runtime.Clip, job: RenderJob, timings: dict[str, float]) 
     return score
 
 
+# Frames of a take the drift score looks at, evenly spaced.
+DRIFT_FRAMES = 8
+
+
+def _reference(name: str) -> np.ndarray:
+    with default_storage.open(name, "rb") as fh, Image.open(fh) as img:
+        return np.array(img.convert("RGB"))  # (H, W, 3) uint8
+
+
+def _character_scores(
+    clip: runtime.Clip, job: RenderJob, timings: dict[str, float]
+) -> dict[str, float]:
+    """How like each locked character's references the take's figure is (the drift score,
+    0–1), keyed by character id. Like conformance, a failure costs the user nothing: the
+    take is delivered unscored."""
+    characters = job.recipe.get("characters") or []
+    if not characters:
+        return {}
+    started = time.perf_counter()
+    t = clip.frames.shape[0]
+    picks = sorted({round(i * (t - 1) / max(1, DRIFT_FRAMES - 1)) for i in range(DRIFT_FRAMES)})
+    frames = [clip.frames[i].numpy() for i in picks]  # (H, W, 3) uint8 each
+    scores: dict[str, float] = {}
+    for character in characters:
+        try:
+            references = [_reference(name) for name in character.get("references") or []]
+            score = runtime.character_similarity(frames, references)
+        except Exception:
+            log.exception("drift of job %s against character %s failed", job.pk, character)
+            continue
+        scores[str(character["id"])] = round(float(score), 4)
+    timings["drift_s"] = round(time.perf_counter() - started, 3)
+    return scores
+
+
 def _render(job: RenderJob, heartbeat: Heartbeat) -> RenderJob | None:
     timings: dict[str, float] = {}
     started = time.perf_counter()
@@ -227,6 +263,7 @@ def _render(job: RenderJob, heartbeat: Heartbeat) -> RenderJob | None:
     # MP4 adds codec noise on top, which x264 does not keep bit-exact across runs under load).
     native_sha256 = clip.sha256
     conformance = _conformance(clip, job, timings)
+    scores = _character_scores(clip, job, timings)
     job = lifecycle.render_job_encoding(job_id=job.pk)
     started = time.perf_counter()
     frames, report = runtime.deliver(
@@ -258,6 +295,7 @@ def _render(job: RenderJob, heartbeat: Heartbeat) -> RenderJob | None:
             timings=timings,
             conformance=conformance or None,
             recipe=recipe,
+            character_scores=scores,
         )
 
 

@@ -122,13 +122,15 @@ def render_job_succeed(
     timings: dict,
     conformance: dict | None,
     recipe: dict | None = None,
+    character_scores: dict[str, float] | None = None,
 ) -> RenderJob | None:
     """Attach the artifacts, settle the reservation for the actual cost, finish.
 
     ``attach(job)`` stores the files and creates the Artifact rows inside this
     transaction, so a failure leaves no artifact visible. ``recipe``: the recipe as
     rendered (the worker's backend, model version and account of the run), which replaces
-    the one frozen at submit.
+    the one frozen at submit. ``character_scores``: the drift score of each locked character
+    the take holds, by character id.
     """
     job = _lock(job_id)
     if job.state != State.ENCODING:
@@ -149,6 +151,7 @@ def render_job_succeed(
         finished_at=timezone.now(),
         timings=timings,
         conformance=conformance,
+        character_scores=character_scores or {},
         progress_step=job.progress_total,
         eta_s=0,
         **ran,

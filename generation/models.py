@@ -136,6 +136,9 @@ class RenderJob(models.Model):
     )
     # Results.
     conformance = models.JSONField(null=True, blank=True)
+    # How like its locked characters' references the take's figure is: {character id: 0–1},
+    # measured by the identity encoder after the take is made; empty without characters.
+    character_scores = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
@@ -172,6 +175,12 @@ class RenderJob(models.Model):
         """The aspect ratio as CSS writes it ("9 / 16"), to size the player before the video."""
         width, _, height = self.aspect.partition(":")
         return f"{width} / {height or 1}"
+
+    @property
+    def drift_score(self) -> float | None:
+        """The lowest similarity of the take's figure to a locked character, or None."""
+        scores = [float(v) for v in (self.character_scores or {}).values()]
+        return min(scores) if scores else None
 
     def check_transition(self, new_state: str) -> None:
         if new_state not in self.TRANSITIONS[self.state]:

@@ -34,6 +34,8 @@ MAX_PROMPT = 2000
 MAX_TAKES = 4
 RESTYLE_STRENGTH = (0.05, 1.0)
 EXTEND_STEP_S = (1, 10)
+# Locked characters one shot may hold.
+MAX_CHARACTERS = 2
 
 SOURCE_MODES = (Mode.RESTYLE, Mode.EXTEND, Mode.REFRAME)
 # A loop's path runs out and back from its first frame, which these modes choose freely.
@@ -83,6 +85,33 @@ def model_duration_refusal(seconds: int) -> str | None:
 
 
 @dataclass(frozen=True)
+class CharacterLock:
+    """A locked character as a render uses it, resolved by the characters app from the
+    prompt's ``@Name`` or the composer's picker: its adapter (a folder the worker's backend
+    trained, its version and the SHA-256 of its weights) and its references' files (what a
+    take's figure is scored against)."""
+
+    id: int
+    name: str
+    adapter_path: str
+    version: int
+    sha256: str
+    references: tuple[str, ...] = ()
+    scale: float = 1.0
+
+    def as_recipe(self) -> dict[str, object]:
+        return {
+            "id": self.id,
+            "name": self.name,
+            "path": self.adapter_path,
+            "version": self.version,
+            "sha256": self.sha256,
+            "scale": self.scale,
+            "references": list(self.references),
+        }
+
+
+@dataclass(frozen=True)
 class RenderRequest:
     """What a creator asks for; the forms, re-roll and promote (and later the API) build one.
 
@@ -111,6 +140,7 @@ class RenderRequest:
     end_image_job_id: int | None = None
     image: Frame | None = field(default=None, compare=False, repr=False)
     end_image: Frame | None = field(default=None, compare=False, repr=False)
+    characters: tuple[CharacterLock, ...] = ()
 
     @property
     def aspect(self) -> str:
@@ -141,6 +171,7 @@ class RenderRequest:
             "image_job_id": self.image_job_id,
             "end_image_job_id": self.end_image_job_id,
             "end_image": _digest(self.end_image),
+            "characters": [[c.id, c.version, c.sha256] for c in self.characters] or None,
         }
         fields |= {name: value for name, value in extra.items() if value is not None}
         return hashlib.sha256(json.dumps(fields, sort_keys=True).encode()).hexdigest()
@@ -359,6 +390,10 @@ def validate(
         raise RenderRejected(f"Prompts are limited to {MAX_PROMPT} characters.", field="prompt")
     if "\x00" in prompt:  # a form refuses it too; no database stores it
         raise RenderRejected("The prompt contains a null character.", field="prompt")
+    if len({c.id for c in req.characters}) > MAX_CHARACTERS:
+        raise RenderRejected(
+            f"A shot holds at most {MAX_CHARACTERS} locked characters.", field="prompt"
+        )
     if req.mode not in set(Mode):
         raise RenderRejected("Choose a mode.", field="mode")
     refusal = mode_refusal(Mode(req.mode))

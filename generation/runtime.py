@@ -353,6 +353,12 @@ def video_frame(source: BinaryIO | str | Path, which: Literal["first", "last"]) 
     return video_io.read_frame(source, which)
 
 
+def video_frame_at(source: BinaryIO | str | Path, index: int) -> tuple[np.ndarray, int]:
+    """Frame ``index`` of a delivered clip (the last when it is shorter), uint8 (H, W, 3),
+    and the index it has: a character is locked from a frame the creator picked."""
+    return video_io.read_frame_at(source, index)
+
+
 def generate(
     spec: RenderSpec,
     *,

@@ -83,8 +83,9 @@ def _recipe(quote: Quote, seed: int) -> dict[str, Any]:
     plain = {
         f.name: getattr(request, f.name)
         for f in fields(request)
-        if f.name not in ("image", "end_image", "camera")
+        if f.name not in ("image", "end_image", "camera", "characters")
     }
+    characters = [c.as_recipe() for c in request.characters]
     return {
         **plain,
         "mode": str(request.mode),
@@ -100,7 +101,12 @@ def _recipe(quote: Quote, seed: int) -> dict[str, Any]:
         "native_fps": info.native_fps,
         "render_resolution": quote.per_take.render_resolution,
         "upscaled_to_4k": quote.per_take.upscaled_to_4k,
-        "adapters": [],
+        # The engine applies one adapter per render: the first character's. Every
+        # character is listed, and each take's figure is scored against its references.
+        "adapters": [
+            {k: c[k] for k in ("path", "scale", "version", "sha256")} for c in characters[:1]
+        ],
+        "characters": [{**c, "applied": i == 0} for i, c in enumerate(characters)],
     }
 
 

@@ -11,6 +11,7 @@ from django import forms
 
 from accounts.models import Team
 from billing.limits import PlanLimits
+from characters.models import Character
 from generation.engine.camera import CameraSpec
 from generation.forms import CameraForm
 from generation.models import RenderJob
@@ -142,6 +143,13 @@ class ShotForm(CameraForm):
         min_value=1, max_value=MAX_TAKES, initial=1, label="Variants",
         help_text="Takes with seeds s, s+1, …",
     )  # fmt: skip
+    characters = forms.TypedMultipleChoiceField(
+        coerce=int,
+        required=False,
+        label="Locked characters",
+        help_text="At most two per shot; or write @Name in the prompt.",
+        widget=forms.CheckboxSelectMultiple,
+    )
     idempotency_key = forms.CharField(required=False, widget=forms.HiddenInput)
 
     def __init__(
@@ -156,6 +164,8 @@ class ShotForm(CameraForm):
         limits = PlanLimits.of(team)
         source_field: Any = self.fields["source_job"]
         source_field.choices = [("", "— choose a finished render —"), *(sources or [])]
+        picker: Any = self.fields["characters"]
+        picker.choices = [(c.pk, f"@{c.name}") for c in Character.objects.filter(team=team)]
         self.fields["resolution"].widget = PlanSelect(
             choices=RESOLUTION_CHOICES, ceiling=limits.max_resolution
         )
@@ -183,6 +193,7 @@ class ShotForm(CameraForm):
             "source_job": shot.current_job_id if _finished(shot.current_job) else None,
             # Loop is a take's setting: the circled take's, as the composer asked for it.
             "loop": bool(shot.current_job and shot.current_job.recipe.get("loop")),
+            "characters": [c.pk for c in shot.characters.all()],
             **cls.camera_initial(shot.camera),
         }
 

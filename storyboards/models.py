@@ -102,6 +102,8 @@ class Shot(models.Model):
     )
     transition_s = models.FloatField(default=0.5, help_text="A crossfade's length in seconds.")
     rendered_inputs = models.CharField(max_length=64, blank=True)
+    # Locked characters picked in the composer (besides the prompt's @Names).
+    characters = models.ManyToManyField("characters.Character", blank=True, related_name="shots")
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

@@ -8,6 +8,7 @@ import copy
 import logging
 import tempfile
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -22,11 +23,12 @@ from django.utils import timezone
 
 from accounts.models import Team, User
 from billing import ledger
+from characters import services as characters
 from generation import execution, lifecycle, progress
 from generation import requests as render_requests
 from generation import services as render_services
 from generation.models import RenderBatch, RenderJob
-from generation.requests import RenderRejected, RenderRequest
+from generation.requests import CharacterLock, RenderRejected, RenderRequest
 from generation.uploads import frame_from_bytes
 from generation.vocabulary import Mode, Quality
 from moderation import services as moderation
@@ -169,6 +171,7 @@ def shot_duplicate(*, shot: Shot) -> Shot:
         transition=shot.transition,
         transition_s=shot.transition_s,
     )
+    duplicate.characters.set(shot.characters.all())
     _touch(project)
     return duplicate
 
@@ -255,6 +258,7 @@ def shot_render(
     takes: int = 1,
     idempotency_key: str = "",
     callback_url: str = "",
+    picked: Sequence[int] | None = None,
 ) -> tuple[Shot, list[RenderJob]]:
     """Render ``takes`` takes of a shot (seeds s, s+1, …) and circle the first.
 
@@ -262,6 +266,10 @@ def shot_render(
     ``shot`` is None) in the same transaction as the submit: a render that is refused, for
     any reason, leaves the shot as it was. A replayed idempotency key returns the first
     submit's shot and takes, and saves nothing.
+
+    The prompt's ``@Name`` mentions and the characters ``picked`` in the composer (saved on
+    the shot with ``fields``) are resolved to the team's locked characters, unless the
+    request already carries them (a re-roll or promote keeps its take's adapters).
 
     Raises what ``generation.requests.quote`` and ``render_batch_submit`` raise: each a
     ``UserError``, with nothing saved and nothing charged.
@@ -272,6 +280,11 @@ def shot_render(
     )
     if earlier is not None:
         return _shot_of(earlier.jobs[0], shot), earlier.jobs
+    if not request.characters:
+        if picked is None and shot is not None and fields is None:
+            picked = [c.pk for c in shot.characters.all()]
+        locks = characters.characters_resolve(team=team, prompt=request.prompt, picked=picked or ())
+        request = replace(request, characters=locks)
     if shot is not None:
         request = _as_storyboard_asks(shot, request, fields or {})
     quote = render_requests.quote(
@@ -282,6 +295,8 @@ def shot_render(
             shot = _save(project, shot, fields)
         if shot is None:
             raise ValueError("shot_render needs a shot or the fields of a new one")
+        if fields is not None and picked is not None:
+            shot.characters.set(picked)
         submitted = render_services.render_batch_submit(
             quote=quote,
             user=user,
@@ -328,6 +343,7 @@ def job_request(job: RenderJob, **overrides: Any) -> RenderRequest:
         "source_job_id": job.source_job_id,
         "strength": recipe.get("strength", 0.6),
         "loop": recipe.get("loop", False),
+        "characters": recipe_characters(recipe),
     }
     # Image to video, start + end keyframes: the same frames again.
     for name, stored in (("image", job.input_image), ("end_image", job.input_end_image)):
@@ -335,6 +351,23 @@ def job_request(job: RenderJob, **overrides: Any) -> RenderRequest:
             with stored.open("rb") as fh:
                 fields[name] = frame_from_bytes(fh.read(), field=name, name=Path(stored.name).name)
     return RenderRequest(**(fields | overrides))
+
+
+def recipe_characters(recipe: dict[str, Any]) -> tuple[CharacterLock, ...]:
+    """The locked characters a take was rendered with, as its recipe froze them (the same
+    adapter versions and hashes: a re-render reproduces it)."""
+    return tuple(
+        CharacterLock(
+            id=int(c["id"]),
+            name=str(c["name"]),
+            adapter_path=str(c["path"]),
+            version=int(c["version"]),
+            sha256=str(c["sha256"]),
+            references=tuple(c.get("references") or ()),
+            scale=float(c.get("scale", 1.0)),
+        )
+        for c in recipe.get("characters") or []
+    )
 
 
 def shot_promote(
@@ -411,7 +444,11 @@ def shot_request(plan: ShotPlan, *, source_job_id: int | None = None) -> RenderR
     """What "Render storyboard" asks for a shot: its settings with the camera it renders
     with; a continuation extends ``source_job_id`` (the previous shot's take)."""
     shot = plan.shot
+    locks = characters.characters_resolve(
+        team=shot.project.team, prompt=shot.prompt, picked=[c.pk for c in shot.characters.all()]
+    )
     base: dict[str, Any] = {
+        "characters": locks,
         "prompt": shot.prompt,
         "quality": Quality(shot.quality),
         "resolution": shot.resolution,

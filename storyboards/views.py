@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import uuid
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 from django.contrib import messages
@@ -20,7 +21,8 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from accounts.http import HtmxRequest, TeamRequest
-from billing import ledger
+from billing import ledger, pricing
+from characters import services as characters
 from generation import requests as render_requests
 from generation.models import RenderJob
 from generation.ranged import ranged_file_response
@@ -343,12 +345,14 @@ def _submit(
     status to answer with when the render was refused (the reason is on the form, and the
     shot is as it was): 409 for a key already used with other settings, else 200."""
     fields = form.shot_fields()
+    picked = form.cleaned_data.get("characters") or []
     if request.POST.get("action") != "render":
         shot = (
             services.shot_create(project=project, fields=fields)
             if shot is None
             else services.shot_update(shot=shot, fields=fields)
         )
+        shot.characters.set(picked)
         messages.success(request, "Shot saved.")
         return shot
     try:
@@ -360,6 +364,7 @@ def _submit(
             fields=fields,
             takes=fields["variants"],
             idempotency_key=form.cleaned_data.get("idempotency_key") or "",
+            picked=picked,
         )
     except UserError as exc:
         add_user_error(form, exc)
@@ -456,6 +461,10 @@ def _estimate(project: Project, form: ShotForm, shot: Shot | None = None) -> dic
     if shot is not None:
         draft, result["storyboard_note"] = services.storyboard_draft(shot, draft)
     try:
+        picked = form.cleaned_data.get("characters") if form.is_bound else None
+        locks = characters.characters_resolve(team=team, prompt=draft.prompt, picked=picked or ())
+        draft = replace(draft, characters=locks)
+        result["characters"] = locks
         quote = render_requests.quote(
             team=team, request=draft, takes=takes, draft=True, pending_source=True
         )
@@ -494,6 +503,33 @@ def composer_estimate(request: TeamRequest, project_id: int) -> HttpResponse:
 _RANK = {Quality.FLASH: 0, Quality.STANDARD: 1, Quality.PRO: 2}
 
 
+def take_drift(job: RenderJob, threshold: float) -> list[dict[str, Any]]:
+    """Each locked character of a take: its name, the figure's similarity to its references
+    (None until measured) and whether it is below the team's drift threshold."""
+    scores = job.character_scores or {}
+    rows = []
+    for c in job.recipe.get("characters") or []:
+        score = scores.get(str(c.get("id")))
+        rows.append(
+            {
+                "id": c.get("id"),
+                "name": c.get("name"),
+                "version": c.get("version"),
+                "applied": c.get("applied", True),
+                "score": score,
+                "flagged": score is not None and score < threshold,
+            }
+        )
+    return rows
+
+
+def _character_price() -> int | None:
+    try:
+        return pricing.character_training_estimate().credits
+    except UserError:
+        return None
+
+
 def _shot_context(request: TeamRequest, shot: Shot) -> dict[str, Any]:
     take = selectors.shot_take_get(shot=shot, job_id=request.GET.get("take"))
     takes = list(shot.jobs.all())
@@ -509,6 +545,8 @@ def _shot_context(request: TeamRequest, shot: Shot) -> dict[str, Any]:
         ],
         "quality_labels": {q.value: q.label for q in Quality},
         "engine": engine_info(),
+        "drift": take_drift(take, shot.project.team.drift_threshold) if take else [],
+        "character_price": _character_price(),
         # One per action form: a double click renders once.
         "reroll_key": uuid.uuid4().hex,
         "promote_key": uuid.uuid4().hex,

@@ -112,6 +112,7 @@ INSTALLED_APPS = [
     "billing",
     "moderation",
     "generation",
+    "characters",
     "storyboards",
     "webhooks",
     "api",
@@ -256,6 +257,10 @@ CELERY_BEAT_SCHEDULE = {
         # whose billing date arrives is granted within the hour.
         "schedule": crontab(minute=7),
     },
+    "character-adapters-reap": {
+        "task": "characters.tasks.adapters_reap",
+        "schedule": 15.0,
+    },
     "render-jobs-reap": {
         "task": "generation.tasks.render_jobs_reap",
         # A job whose pool process died on this machine is re-run at the next pass.
@@ -373,6 +378,8 @@ DAILIES_ENGINE = {
     "native_fps": env.float("DAILIES_NATIVE_FPS", default=24.0),
     "model_version": env.str("DAILIES_MODEL_VERSION", default=""),
 }
+# How a character adapter is trained (options of the backend's ``train_character``).
+CHARACTER_TRAINING = {"steps": env.int("DAILIES_CHARACTER_STEPS", default=300)}
 # A running job whose worker has not reported for this long is presumed dead.
 RENDER_HEARTBEAT_S = env.float("RENDER_HEARTBEAT_S", default=5.0)
 RENDER_STALE_AFTER_S = env.float("RENDER_STALE_AFTER_S", default=60.0)

@@ -18,6 +18,7 @@ urlpatterns = [
     path("", include("billing.urls")),
     path("", include("generation.urls")),
     path("", include("storyboards.urls")),
+    path("", include("characters.urls")),
     path("", include("api.urls")),
     path("admin/", admin.site.urls),
 ]

@@ -146,6 +146,24 @@ def read_frame(source: str | Path | BinaryIO, which: Literal["first", "last"]) -
         return frame.to_ndarray(format="rgb24")
 
 
+def read_frame_at(source: str | Path | BinaryIO, index: int) -> tuple[np.ndarray, int]:
+    """Frame ``index`` of a video (the last one when the video is shorter), decoding no
+    further than it must.
+
+    Returns:
+        uint8 (H, W, 3) RGB and the index of the frame returned.
+    """
+    frame, at = None, -1
+    with av.open(source if not isinstance(source, Path) else str(source), "r") as container:
+        for decoded in container.decode(container.streams.video[0]):
+            frame, at = decoded, at + 1
+            if at >= index:
+                break
+        if frame is None:
+            raise ValueError("the video has no frames")
+        return frame.to_ndarray(format="rgb24"), at
+
+
 def write_poster(frames: Frames, path: str | Path, *, index: int = 0, quality: int = 90) -> Path:
     """Save one frame as a JPEG poster (the player shows it before playback)."""
     arr = _numpy(frames)

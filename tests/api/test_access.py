@@ -14,8 +14,10 @@ from PIL import Image
 from accounts import services as accounts
 from accounts.models import ApiKey, Membership
 from api.main import api as ninja_api
+from characters import services as characters
 from generation import execution
 from generation.models import RenderJob
+from generation.uploads import frame_from_bytes
 from storyboards import services
 from storyboards.models import Project, Shot, StoryboardExport
 from tests.api.conftest import SMALL, ApiClient, api_client
@@ -54,6 +56,15 @@ def _objects_of(team_api: ApiClient) -> dict[str, int]:
 def test_another_teams_ids_are_404_on_every_endpoint(api, other) -> None:
     b = _objects_of(other)
     g, u, p, s, e = b["generation"], b["upload"], b["project"], b["shot"], b["export"]
+    picture = io.BytesIO()
+    Image.new("RGB", (32, 48), (200, 30, 30)).save(picture, format="PNG")
+    character = characters.character_lock_from_uploads(
+        team=other.team,
+        user=other.owner,
+        name="Mara",
+        images=[frame_from_bytes(picture.getvalue(), name="mara.png")],
+    )
+    c = character.pk
     by_path = [
         ("get", f"/api/v1/generations/{g}", None),
         ("post", f"/api/v1/generations/{g}/cancel", None),
@@ -66,6 +77,9 @@ def test_another_teams_ids_are_404_on_every_endpoint(api, other) -> None:
         ("post", f"/api/v1/projects/{p}/exports", None),
         ("get", f"/api/v1/exports/{e}", None),
         ("get", f"/api/v1/exports/{e}/files/video", None),
+        ("get", f"/api/v1/characters/{c}", None),
+        ("get", f"/api/v1/characters/{c}/training", None),
+        ("post", f"/api/v1/characters/{c}/training/cancel", None),
     ]
     in_body = [
         ("get", "/api/v1/generations", {"shot_id": s}),
@@ -94,6 +108,7 @@ def test_another_teams_ids_are_404_on_every_endpoint(api, other) -> None:
     assert not RenderJob.objects.filter(team=api.team).exists()
     assert StoryboardExport.objects.filter(project_id=p).count() == 1
     assert Shot.objects.filter(project_id=p).count() == 1
+    assert character.adapters.get().state == "queued"
 
 
 def test_no_key_an_unknown_key_and_a_revoked_key_are_401(api) -> None:

@@ -55,7 +55,9 @@ def main(argv: list[str] | None = None) -> None:
     train = cached_views(args.cache, TRAIN_SEED, args.identities, args.views)
     held = cached_views(args.cache, HELD_OUT_SEED, args.held_out, 5)
     rng, g = random.Random(0), torch.Generator().manual_seed(0)
-    crops, labels, figure = [], {k: [] for k in ATTRIBUTES}, []
+    crops: list = []
+    labels: dict[str, list[int]] = {k: [] for k in ATTRIBUTES}
+    figure: list = []
     for person in train:
         for v in person:
             for _ in range(2):

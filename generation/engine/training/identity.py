@@ -75,9 +75,9 @@ def jittered_crop(view: CharacterView, rng: random.Random) -> Tensor:
     cx += rng.uniform(-0.08, 0.08) * bw
     if rng.random() < 0.5:
         bh = bw = max(bh, bw)
-    bh, bw = bh * grow, bw * grow
-    t, b = max(0, round(cy - bh / 2)), min(h, round(cy + bh / 2))
-    lft, r = max(0, round(cx - bw / 2)), min(w, round(cx + bw / 2))
+    gh, gw = bh * grow, bw * grow
+    t, b = max(0, round(cy - gh / 2)), min(h, round(cy + gh / 2))
+    lft, r = max(0, round(cx - gw / 2)), min(w, round(cx + gw / 2))
     if b - t < 2 or r - lft < 2:
         return view.crop()
     return view.frame[t:b, lft:r]

@@ -32,6 +32,7 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 from django.db import connections
 
+from characters import lifecycle as characters_lifecycle
 from generation import lifecycle
 from storyboards import services as storyboard_services
 from studio.supervisor import Child, ChildDied, StartupError, StopRequested, Supervisor
@@ -214,6 +215,14 @@ class Command(BaseCommand):
             sup.say(
                 f"render jobs recovered: {len(report.requeued)} re-run, "
                 f"{len(report.failed)} refunded, {len(report.reenqueued)} re-queued"
+            )
+        trainings = characters_lifecycle.adapters_recover_at_start(
+            sole_worker_pool=settings.EMBEDDED_REDIS
+        )
+        if trainings.requeued or trainings.failed or trainings.reenqueued:
+            sup.say(
+                f"character trainings recovered: {len(trainings.requeued)} re-run, "
+                f"{len(trainings.failed)} refunded, {len(trainings.reenqueued)} re-queued"
             )
 
     # --- children -----------------------------------------------------------------------

@@ -1,0 +1,227 @@
+"""A character adapter's training after it is queued: claimed by a GPU worker, ready,
+failed, cancelled, or reaped when its worker died. As with render jobs, every transition
+goes through the state machine under a row lock, and every exit settles or releases the
+adapter's credits.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import shutil
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from billing import ledger
+from characters import progress, queue
+from characters.models import Character, CharacterAdapter
+from generation.lifecycle import worker_gone
+
+log = logging.getLogger(__name__)
+State = CharacterAdapter.State
+
+
+def _lock(adapter_id: int) -> CharacterAdapter:
+    return (
+        CharacterAdapter.objects.select_for_update().select_related("character").get(pk=adapter_id)
+    )
+
+
+def _transition(adapter: CharacterAdapter, new_state: str, **fields: object) -> CharacterAdapter:
+    adapter.check_transition(new_state)
+    adapter.state = new_state
+    for name, value in fields.items():
+        setattr(adapter, name, value)
+    adapter.save()
+    transaction.on_commit(lambda: progress.push(adapter))
+    return adapter
+
+
+def _close(adapter: CharacterAdapter, state: str, message: str) -> CharacterAdapter:
+    ledger.release(
+        reservation=adapter.reservation, memo=f"Refund: character adapter {adapter.pk} {state}"
+    )
+    return _transition(adapter, state, error_message=message[:500], finished_at=timezone.now())
+
+
+@transaction.atomic
+def adapter_claim(*, adapter_id: int, worker: str) -> CharacterAdapter | None:
+    """Mark a queued adapter training for ``worker``; None when it is not queued."""
+    adapter = _lock(adapter_id)
+    if adapter.state != State.QUEUED:
+        return None
+    if adapter.cancel_requested:
+        _close(adapter, State.CANCELLED, "Cancelled before it started. Your credits were refunded.")
+        return None
+    now = timezone.now()
+    return _transition(
+        adapter,
+        State.TRAINING,
+        worker=worker,
+        attempts=adapter.attempts + 1,
+        started_at=adapter.started_at or now,
+        heartbeat_at=now,
+        progress_step=0,
+        loss=None,
+    )
+
+
+@transaction.atomic
+def adapter_fail(*, adapter_id: int, message: str, detail: str = "") -> CharacterAdapter | None:
+    adapter = _lock(adapter_id)
+    if not adapter.is_active:
+        return None
+    credits = adapter.reservation.credits
+    adapter.error_detail = detail
+    return _close(adapter, State.FAILED, f"{message} Your {credits} credits were refunded.")
+
+
+@transaction.atomic
+def adapter_mark_cancelled(*, adapter_id: int) -> CharacterAdapter | None:
+    """The worker stopped at a step boundary after a cancel request."""
+    adapter = _lock(adapter_id)
+    if not adapter.is_active:
+        return None
+    return _close(adapter, State.CANCELLED, "Cancelled. Your credits were refunded.")
+
+
+@transaction.atomic
+def adapter_cancel(*, adapter: CharacterAdapter) -> CharacterAdapter:
+    """Cancel from the page or the API: a queued training stops now, a running one at its
+    next step; either way the whole reservation is refunded."""
+    adapter = _lock(adapter.pk)
+    if not adapter.is_active:
+        return adapter
+    if adapter.state == State.QUEUED:
+        return _close(adapter, State.CANCELLED, "Cancelled. Your credits were refunded.")
+    adapter.cancel_requested = True
+    adapter.save(update_fields=["cancel_requested"])
+    transaction.on_commit(lambda: progress.push(adapter))
+    return adapter
+
+
+@transaction.atomic
+def adapter_succeed(
+    *, adapter_id: int, path: Path, sha256: str, record: dict, seconds: float
+) -> CharacterAdapter | None:
+    """Settle, record the folder and make this version the character's current adapter.
+    The folder is already complete (renamed into place); an adapter that is no longer
+    training (cancelled or reaped meanwhile) is not made ready."""
+    adapter = _lock(adapter_id)
+    if adapter.state != State.TRAINING:
+        return None
+    ledger.settle(reservation=adapter.reservation, credits=adapter.estimate_credits)
+    done = _transition(
+        adapter,
+        State.READY,
+        path=str(path),
+        sha256=sha256,
+        record=record,
+        backend=str(record.get("backend", "")),
+        seconds=round(seconds, 2),
+        cost_credits=adapter.estimate_credits,
+        progress_step=adapter.progress_total or adapter.progress_step,
+        eta_s=0,
+        finished_at=timezone.now(),
+    )
+    Character.objects.filter(pk=adapter.character_id).update(current_adapter=done)
+    return done
+
+
+# --- crash safety -----------------------------------------------------------------------------
+
+
+@dataclass
+class ReapReport:
+    requeued: list[int] = field(default_factory=list)
+    failed: list[int] = field(default_factory=list)
+    reenqueued: list[int] = field(default_factory=list)
+
+
+def discard_partial(adapter: CharacterAdapter) -> None:
+    """Remove what a dead worker left of this version's folders: nothing ready uses them."""
+    final = adapter_folder(adapter)
+    for stale in final.parent.glob(f"{final.name}.partial-*"):
+        shutil.rmtree(stale, ignore_errors=True)
+
+
+def adapter_folder(adapter: CharacterAdapter) -> Path:
+    """Where a version's folder lives once trained, under the media root."""
+    character = adapter.character
+    return (
+        Path(settings.MEDIA_ROOT)
+        / "characters"
+        / f"team-{character.team_id}"
+        / str(character.pk)
+        / f"adapter-v{adapter.version}"
+    )
+
+
+def adapters_reap(*, now: datetime | None = None, stale_after_s: float | None = None) -> ReapReport:
+    """Training adapters whose worker stopped reporting, or whose process on this machine is
+    gone: trained again once, else failed and refunded. Their half-written folders are
+    removed; none was ever ready, so no render used them."""
+    now = now or timezone.now()
+    stale_after_s = stale_after_s or settings.RENDER_STALE_AFTER_S
+    cutoff = now - timedelta(seconds=stale_after_s)
+    report = ReapReport()
+    training = CharacterAdapter.objects.filter(state=State.TRAINING)
+    stale = set(training.filter(heartbeat_at__lt=cutoff).values_list("pk", flat=True))
+    dead = {pk for pk, worker in training.values_list("pk", "worker") if worker_gone(worker)}
+    for adapter_id in sorted(stale | dead):
+        with transaction.atomic():
+            adapter = _lock(adapter_id)
+            if adapter.state != State.TRAINING:
+                continue
+            fresh = adapter.heartbeat_at is not None and adapter.heartbeat_at >= cutoff
+            if fresh and not worker_gone(adapter.worker):
+                continue
+            discard_partial(adapter)
+            if adapter.attempts < settings.RENDER_MAX_ATTEMPTS and not adapter.cancel_requested:
+                _transition(adapter, State.QUEUED, worker="", progress_step=0, eta_s=None)
+                transaction.on_commit(functools.partial(queue.adapter_enqueue, adapter))
+                report.requeued.append(adapter.pk)
+            else:
+                credits = adapter.reservation.credits
+                _close(
+                    adapter,
+                    State.FAILED,
+                    "The worker training this character stopped responding. "
+                    f"Your {credits} credits were refunded.",
+                )
+                report.failed.append(adapter.pk)
+    # Queued trainings the broker may never have received (an outage at lock time, or an
+    # embedded Redis restart): hand them over again. A second message is harmless.
+    waiting = CharacterAdapter.objects.filter(state=State.QUEUED).filter(
+        Q(queued_at__isnull=True)
+        | Q(queued_at__lt=now - timedelta(seconds=settings.RENDER_REQUEUE_AFTER_S))
+    )
+    for adapter in waiting:
+        if queue.adapter_enqueue(adapter):
+            report.reenqueued.append(adapter.pk)
+    if report.requeued or report.failed or report.reenqueued:
+        log.warning(
+            "character reaper: requeued %s, failed %s, re-enqueued %s",
+            report.requeued,
+            report.failed,
+            report.reenqueued,
+        )
+    return report
+
+
+def adapters_recover_at_start(*, sole_worker_pool: bool) -> ReapReport:
+    """Run when a stack starts, as render jobs' recovery is: with ``sole_worker_pool`` every
+    training adapter is an orphan of the last shutdown; queued ones are sent again."""
+    report = adapters_reap(stale_after_s=1e-6 if sole_worker_pool else None)
+    for adapter in CharacterAdapter.objects.filter(state=State.QUEUED).exclude(
+        pk__in=report.requeued + report.reenqueued
+    ):
+        if queue.adapter_enqueue(adapter):
+            report.reenqueued.append(adapter.pk)
+    return report
