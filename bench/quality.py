@@ -296,6 +296,9 @@ def main() -> None:
     ap.add_argument("--modes", type=int, default=12, help="shots that also run the other modes")
     ap.add_argument("--quality", default="standard", choices=[q.value for q in Quality])
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument(
+        "--guidance", type=float, default=None, help="keyframe guidance (default: the studio's)"
+    )
     ap.add_argument("--out", default="bench/results/quality")
     ap.add_argument(
         "--aspects", default=",".join(ASPECTS), help="comma-separated; a shorter run takes fewer"
@@ -305,6 +308,7 @@ def main() -> None:
     torch.set_flush_denormal(True)
     started = time.perf_counter()
     quality = Quality(args.quality)
+    guidance = {} if args.guidance is None else {"guidance_scale": args.guidance}
     trained = build_pipeline(ROOT / args.weights)
     floor = build_pipeline(None, preset="base", text_encoder=trained.text_encoder)
     probe = load_probe()
@@ -339,6 +343,7 @@ def main() -> None:
                     fps=FPS,
                     quality=quality,
                     seed=shot["index"],
+                    **guidance,
                 )
             )
             row = score_clip(res.frames, shot, probe)
