@@ -9,11 +9,13 @@ from __future__ import annotations
 import functools
 import logging
 import shutil
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 
 from django.conf import settings
+from django.core.files.storage import default_storage
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
@@ -151,16 +153,26 @@ def discard_partial(adapter: CharacterAdapter) -> None:
         shutil.rmtree(stale, ignore_errors=True)
 
 
+def character_folder(character: Character) -> Path:
+    """The folder of a character's adapter versions (and, on local storage, references)."""
+    return (
+        Path(settings.MEDIA_ROOT) / "characters" / f"team-{character.team_id}" / str(character.pk)
+    )
+
+
+def remove_character_files(folder: Path, references: Sequence[str]) -> None:
+    """Remove a deleted character's reference images from storage and its folder from disk."""
+    for name in references:
+        try:
+            default_storage.delete(name)
+        except OSError:
+            log.exception("could not delete reference %s", name)
+    shutil.rmtree(folder, ignore_errors=True)
+
+
 def adapter_folder(adapter: CharacterAdapter) -> Path:
     """Where a version's folder lives once trained, under the media root."""
-    character = adapter.character
-    return (
-        Path(settings.MEDIA_ROOT)
-        / "characters"
-        / f"team-{character.team_id}"
-        / str(character.pk)
-        / f"adapter-v{adapter.version}"
-    )
+    return character_folder(adapter.character) / f"adapter-v{adapter.version}"
 
 
 def adapters_reap(*, now: datetime | None = None, stale_after_s: float | None = None) -> ReapReport:

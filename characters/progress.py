@@ -36,17 +36,16 @@ def push(adapter: CharacterAdapter) -> None:
 
 
 class TrainingReporter:
-    """The trainer's ``progress(step, total)`` callback: saves step, loss and time left on
-    the adapter (what a reload shows) about four times a second, and pushes them."""
+    """The trainer's ``progress(step, total, loss)`` callback: saves step, running loss and
+    time left on the adapter (what a reload shows) about four times a second, and pushes them."""
 
     def __init__(self, adapter: CharacterAdapter, *, min_interval_s: float = 0.25) -> None:
         self.adapter = adapter
         self.min_interval_s = min_interval_s
         self.started = time.monotonic()
         self.last_push = 0.0
-        self.loss: float | None = None
 
-    def __call__(self, step: int, total: int) -> None:
+    def __call__(self, step: int, total: int, loss: float) -> None:
         now = time.monotonic()
         if step < total and now - self.last_push < self.min_interval_s:
             return
@@ -58,9 +57,9 @@ class TrainingReporter:
             progress_step=step,
             progress_total=total,
             eta_s=eta,
-            loss=self.loss,
+            loss=loss,
             heartbeat_at=timezone.now(),
         )
         a = self.adapter
-        a.progress_step, a.progress_total, a.eta_s, a.loss = step, total, eta, self.loss
+        a.progress_step, a.progress_total, a.eta_s, a.loss = step, total, eta, loss
         push(a)

@@ -199,6 +199,58 @@ def adapter_cancel(*, adapter: CharacterAdapter) -> CharacterAdapter:
     return lifecycle.adapter_cancel(adapter=adapter)
 
 
+def can_delete(*, character: Character, user: User) -> bool:
+    """A character is deleted by whoever locked it or by the team's owners and admins."""
+    if character.created_by_id is not None and character.created_by_id == user.pk:
+        return True
+    return Membership.objects.filter(
+        team_id=character.team_id, user=user, role__in=[Role.OWNER, Role.ADMIN]
+    ).exists()
+
+
+def character_delete(*, character: Character, user: User) -> None:
+    """Delete a character, its references and every adapter version, on disk too.
+
+    Refused while a version is queued or training (cancel it first). The takes rendered with
+    it keep their recipes as they were (adapter path, version and hash): what they were made
+    with stays on record, and re-rendering one says the character is gone.
+    """
+    if not can_delete(character=character, user=user):
+        raise CharacterRejected(
+            f"Only whoever locked {character.name}, or the team's owners and admins, "
+            "can delete them."
+        )
+    with transaction.atomic():
+        ledger.lock_account(character.team)  # a retrain takes the same lock first
+        character = Character.objects.select_for_update().get(pk=character.pk)
+        if character.adapters.filter(state__in=CharacterAdapter.ACTIVE).exists():
+            raise CharacterRejected(
+                f"{character.name} is training: cancel the training, then delete them."
+            )
+        files = [r.image.name for r in character.references.all()]
+        folder = lifecycle.character_folder(character)
+        Character.objects.filter(pk=character.pk).update(current_adapter=None)
+        character.adapters.all().delete()
+        character.delete()
+        transaction.on_commit(lambda: lifecycle.remove_character_files(folder, files))
+
+
+def locks_check_present(locks: Sequence[CharacterLock]) -> None:
+    """Refuse to render again from a recipe naming a character deleted since: its adapter
+    went with it, and a take without it would not be the take asked for."""
+    present = set(
+        Character.objects.filter(pk__in=[lock.id for lock in locks]).values_list("pk", flat=True)
+    )
+    gone = [lock.name for lock in locks if lock.id not in present]
+    if gone:
+        names = " and ".join(f"@{name}" for name in gone)
+        raise RenderRejected(
+            f"This take was made with {names}, deleted since: it cannot be rendered again "
+            "with them. Render the shot anew instead.",
+            field="prompt",
+        )
+
+
 @transaction.atomic
 def drift_threshold_set(*, team: Team, actor: User, threshold: float) -> Team:
     """The similarity below which a take is flagged as drifting from its character; set by

@@ -17,6 +17,11 @@ urlpatterns = [
         name="character_status",
     ),
     path(
+        "characters/<int:character_id>/delete/",
+        views.character_delete,
+        name="character_delete",
+    ),
+    path(
         "characters/<int:character_id>/retrain/",
         views.character_retrain,
         name="character_retrain",

@@ -1,5 +1,6 @@
 """The team's characters: list, lock (from uploads or a take's frame), the character page
-(references, adapter versions, takes that use it, their drift), retrain, roll back, cancel."""
+(references, adapter versions, takes that use it, their drift), retrain, roll back, cancel,
+delete."""
 
 from __future__ import annotations
 
@@ -175,7 +176,9 @@ def _detail_context(request: TeamRequest, character_id: int) -> dict:
 @login_required
 @require_GET
 def character_detail(request: TeamRequest, character_id: int) -> HttpResponse:
-    return render(request, "characters/detail.html", _detail_context(request, character_id))
+    context = _detail_context(request, character_id)
+    context["can_delete"] = services.can_delete(character=context["character"], user=request.user)
+    return render(request, "characters/detail.html", context)
 
 
 @login_required
@@ -224,6 +227,26 @@ def adapter_cancel(request: TeamRequest, character_id: int, adapter_id: int) -> 
     services.adapter_cancel(adapter=adapter)
     messages.success(request, "Cancelling the training; its credits are refunded.")
     return redirect("character_detail", character_id=character.pk)
+
+
+@login_required
+@require_POST
+def character_delete(request: TeamRequest, character_id: int) -> HttpResponse:
+    """Delete on a POST that repeats the character's name: a slip of the mouse deletes
+    nothing."""
+    character = selectors.character_get(user=request.user, character_id=character_id)
+    if request.POST.get("confirm", "").strip().lstrip("@").lower() != character.name.lower():
+        messages.error(request, f"Type {character.name} to confirm deleting them.")
+        return redirect("character_detail", character_id=character.pk)
+    try:
+        services.character_delete(character=character, user=request.user)
+    except UserError as exc:
+        messages.error(request, exc.message)
+        return redirect("character_detail", character_id=character.pk)
+    messages.success(
+        request, f"Deleted {character.name}. The takes made with them stay as they were."
+    )
+    return redirect("character_list")
 
 
 @login_required

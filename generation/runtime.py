@@ -384,13 +384,14 @@ def train_character(
     prompt: str,
     out_dir: Path,
     *,
-    progress: Callable[[int, int], None] | None = None,
+    progress: Callable[[int, int, float], None] | None = None,
     is_cancelled: Callable[[], bool] | None = None,
     **options: Any,
 ) -> Path:
     """Train a character adapter for the worker's backend on reference frames (uint8
     (H, W, 3) each) and write it to `out_dir`; a job passes that folder as its ``adapter``.
-    The GPU queue's training task calls this, with the same progress and cancel as a render.
+    The GPU queue's training task calls this, with a cancel check as a render's and
+    ``progress(step, total, loss)``, ``loss`` the running mean of the last steps' losses.
 
     Raises:
         UnsupportedRequest: the backend takes no character adapters (the reason says why).

@@ -345,6 +345,7 @@ def job_request(job: RenderJob, **overrides: Any) -> RenderRequest:
         "loop": recipe.get("loop", False),
         "characters": recipe_characters(recipe),
     }
+    characters.locks_check_present(fields["characters"])
     # Image to video, start + end keyframes: the same frames again.
     for name, stored in (("image", job.input_image), ("end_image", job.input_end_image)):
         if stored:

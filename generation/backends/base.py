@@ -34,6 +34,11 @@ from generation.engine.weights import WeightsNotInstalled
 ProgressFn = Callable[[int, int], None]
 """``progress(step, total)``: ``step`` in 1..total counts finished denoising steps of the job."""
 
+TrainingProgressFn = Callable[[int, int, float], None]
+"""``progress(step, total, loss)`` of a training: ``step`` in 1..total counts finished
+optimisation steps; ``loss`` is the mean of the last ten steps' losses, the same running value
+the adapter records as ``loss_last`` (one batch's loss jumps too much to read on a page)."""
+
 CancelFn = Callable[[], bool]
 """``is_cancelled()``: polled after every step; True stops the job with SamplingCancelled."""
 
@@ -329,13 +334,14 @@ class Backend(ABC):
         prompt: str,
         out_dir: str | Path,
         *,
-        progress: ProgressFn | None = None,
+        progress: TrainingProgressFn | None = None,
         is_cancelled: CancelFn | None = None,
         **options: Any,
     ) -> Path:
         """Train a character adapter on reference frames (uint8 (H, W, 3) each) and write its
-        folder, which requests then pass as ``lora_dir``. ``progress`` and ``is_cancelled`` as
-        for :meth:`generate`; a cancelled training writes no weights.
+        folder, which requests then pass as ``lora_dir``. ``progress(step, total, loss)`` after
+        every optimisation step; ``is_cancelled`` as for :meth:`generate`; a cancelled training
+        writes no weights.
 
         Raises:
             UnsupportedRequest: the backend takes no adapters.

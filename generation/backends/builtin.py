@@ -31,6 +31,7 @@ from generation.backends.base import (
     BackendSettings,
     CancelFn,
     ProgressFn,
+    TrainingProgressFn,
     UnsupportedRequest,
     adapter_meta,
 )
@@ -190,7 +191,7 @@ class BuiltinBackend(Backend):
         prompt: str,
         out_dir: str | Path,
         *,
-        progress: ProgressFn | None = None,
+        progress: TrainingProgressFn | None = None,
         is_cancelled: CancelFn | None = None,
         **options: Any,
     ) -> Path:

@@ -23,6 +23,7 @@ from generation.backends.base import (
     BackendSettings,
     CancelFn,
     ProgressFn,
+    TrainingProgressFn,
     UnsupportedRequest,
 )
 from generation.backends.camera import (
@@ -166,7 +167,7 @@ class DiffusersBackend(Backend):
         prompt: str,
         out_dir: str | Path,
         *,
-        progress: ProgressFn | None = None,
+        progress: TrainingProgressFn | None = None,
         is_cancelled: CancelFn | None = None,
         **options: Any,
     ) -> Path:

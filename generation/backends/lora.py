@@ -25,7 +25,7 @@ from peft import LoraConfig
 from peft.utils import get_peft_model_state_dict
 from torch import Tensor
 
-from generation.backends.base import ADAPTER_META, CancelFn, ProgressFn
+from generation.backends.base import ADAPTER_META, CancelFn, TrainingProgressFn
 from generation.backends.pipelines import LTXConditionPipeline, VideoPipeline
 from generation.backends.stages import as_uint8
 from generation.engine.sampling import SamplingCancelled
@@ -106,6 +106,12 @@ def _text(pipe: VideoPipeline, prompt: str) -> tuple[Tensor, Tensor | None]:
     return out[0].detach(), None
 
 
+def _running(losses: Sequence[float], window: int = 10) -> float:
+    """The mean of the last `window` losses: what progress reports and ``loss_last`` records."""
+    recent = losses[-window:]
+    return sum(recent) / len(recent)
+
+
 def train(
     pipe: VideoPipeline,
     images: Sequence[Tensor] | Tensor,
@@ -118,7 +124,7 @@ def train(
     batch_size: int = 1,
     size: tuple[int, int] | None = None,
     seed: int = 0,
-    progress: ProgressFn | None = None,
+    progress: TrainingProgressFn | None = None,
     is_cancelled: CancelFn | None = None,
     metadata: dict[str, Any] | None = None,
 ) -> Path:
@@ -132,7 +138,9 @@ def train(
         steps, rank, learning_rate, batch_size: the optimisation.
         size: (height, width) frames are resized to; default: the first image's size, rounded
             down to the pipeline's spatial multiple.
-        progress, is_cancelled: as for generation; cancelling leaves nothing written.
+        progress: ``progress(step, total, loss)`` after every step, ``loss`` the running mean
+            of the last ten steps' losses.
+        is_cancelled: polled after every step; cancelling leaves nothing written.
         metadata: extra fields for ``adapter.json`` (the backend it was trained for).
 
     Returns:
@@ -197,7 +205,7 @@ def train(
             optimizer.step()
             losses.append(loss.item())
             if progress is not None:
-                progress(step, steps)
+                progress(step, steps, _running(losses))
             if is_cancelled is not None and is_cancelled():
                 raise SamplingCancelled
         out = Path(out_dir)
@@ -219,7 +227,7 @@ def train(
             "references": len(frames),
             "seed": seed,
             "loss_first": round(losses[0], 6),
-            "loss_last": round(sum(losses[-10:]) / len(losses[-10:]), 6),
+            "loss_last": round(_running(losses), 6),
             "seconds": round(time.perf_counter() - started, 3),
             **(metadata or {}),
         }

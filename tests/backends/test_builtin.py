@@ -4,6 +4,7 @@ progress and cancel, and character adapters on its keyframe model."""
 from __future__ import annotations
 
 import dataclasses
+import math
 from pathlib import Path
 
 import pytest
@@ -137,7 +138,7 @@ def test_a_character_adapter_trains_loads_for_a_job_and_leaves_the_model_as_it_w
     builtin = jittered
     keyframe = builtin.pipeline().keyframe
     before = _weights(keyframe)
-    steps: list[int] = []
+    seen: list[tuple[int, int, float]] = []
     folder = builtin.train_character(
         [image, other_image],
         "Mara, a red-haired pilot",
@@ -146,11 +147,15 @@ def test_a_character_adapter_trains_loads_for_a_job_and_leaves_the_model_as_it_w
         rank=2,
         batch_size=2,
         learning_rate=5e-2,
-        progress=lambda s, t: steps.append(s),
+        progress=lambda s, t, loss: seen.append((s, t, loss)),
     )
-    assert steps == [1, 2, 3, 4]
+    assert [(s, t) for s, t, _ in seen] == [(1, 4), (2, 4), (3, 4), (4, 4)]
     assert (folder / WEIGHTS_FILE).is_file()
     record = adapter_meta(folder)
+    # Every step reports the running loss, and the last report is what the record keeps.
+    assert all(math.isfinite(loss) and loss > 0 for _, _, loss in seen)
+    assert round(seen[0][2], 6) == record["loss_first"]
+    assert round(seen[-1][2], 6) == record["loss_last"]
     assert record["backend"] == "builtin" and record["references"] == 2 and record["rank"] == 2
     assert not lora_layers(keyframe) and all(
         torch.equal(before[k], v) for k, v in keyframe.state_dict().items()

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 
 import pytest
@@ -42,7 +43,7 @@ def test_train_save_load_unload_leaves_the_base_bit_identical(models_dir: Path, 
     request = BackendRequest("Mara walking", seed=5, **SMALL)
     plain = backend.generate(request).frames
 
-    seen: list[tuple[int, int]] = []
+    seen: list[tuple[int, int, float]] = []
     folder = backend.train_character(
         _references(),
         "Mara, a red-haired pilot",
@@ -50,11 +51,14 @@ def test_train_save_load_unload_leaves_the_base_bit_identical(models_dir: Path, 
         steps=6,
         rank=4,
         learning_rate=1e-2,
-        progress=lambda s, t: seen.append((s, t)),
+        progress=lambda s, t, loss: seen.append((s, t, loss)),
     )
-    assert seen == [(s, 6) for s in range(1, 7)]
+    assert [(s, t) for s, t, _ in seen] == [(s, 6) for s in range(1, 7)]
     _assert_same(before, transformer)  # training leaves no adapter behind
     meta = json.loads((folder / lora.META_FILE).read_text())
+    # Every step reports the running loss, and the last report is what the record keeps.
+    assert all(math.isfinite(loss) and loss > 0 for _, _, loss in seen)
+    assert round(seen[-1][2], 6) == meta["loss_last"] and round(seen[0][2], 6) == meta["loss_first"]
     assert (meta["rank"], meta["steps"], meta["references"]) == (4, 6, 2)
     assert meta["backend"] == backend.name
     saved = load_file(folder / lora.WEIGHTS_FILE)
@@ -112,7 +116,7 @@ def test_cancelled_training_writes_nothing(models_dir: Path, tmp_path: Path):
             "Mara",
             tmp_path / "never",
             steps=10,
-            progress=lambda s, t: steps.append(s),
+            progress=lambda s, t, loss: steps.append(s),
             is_cancelled=lambda: len(steps) == 2,
         )
     assert steps == [1, 2]

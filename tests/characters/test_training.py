@@ -4,6 +4,7 @@ version in use until the new one is ready."""
 
 from __future__ import annotations
 
+import re
 import threading
 from pathlib import Path
 
@@ -127,7 +128,11 @@ def test_progress_is_pushed_to_the_characters_socket(pro_team) -> None:
     seen = async_to_sync(watch)()
     assert all(h.startswith(f'<div id="adapter-{adapter.pk}-status"') for h in seen)
     assert any('data-state="training"' in h and 'data-step="3"' in h for h in seen)
-    assert 'class="progress"' in next(h for h in seen if 'data-state="training"' in h)
+    training = [h for h in seen if 'data-state="training"' in h]
+    assert 'class="progress"' in training[0]
+    # The running loss is on the page from the first step, not only once the adapter is ready.
+    first_step = next(h for h in training if 'data-step="1"' in h)
+    assert re.search(r"step 1 of 3 · loss \d+\.\d{4}", first_step)
 
 
 def test_a_retrain_keeps_the_version_in_use_until_the_new_one_is_ready(pro_team, locked) -> None:

@@ -274,7 +274,7 @@ def test_a_character_adapter_trains_on_the_worker_and_a_job_renders_with_it(
         steps=3,
         rank=4,
         learning_rate=1e-2,
-        progress=lambda s, t: steps.append(s),
+        progress=lambda s, t, loss: steps.append(s),
     )
     assert steps == [1, 2, 3]
     transformer = runtime.backend().pipe("t2v", tiny.WanPipeline).transformer

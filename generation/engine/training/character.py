@@ -47,6 +47,13 @@ def fit(image: Tensor, size: tuple[int, int]) -> Tensor:
     return x[0].permute(1, 2, 0).round().clamp(0, 255).to(torch.uint8)  # (h, w, 3)
 
 
+def running_loss(losses: Sequence[float], window: int = 10) -> float:
+    """The mean of the last `window` losses: one batch's loss jumps with the time drawn for it,
+    the mean is the curve a person can read."""
+    recent = losses[-window:]
+    return sum(recent) / len(recent)
+
+
 def train_keyframe_adapter(
     pipe: VideoPipeline,
     images: Sequence[Tensor],
@@ -59,7 +66,7 @@ def train_keyframe_adapter(
     batch_size: int = 4,
     focal_mm: float = 35.0,
     seed: int = 0,
-    progress: Callable[[int, int], None] | None = None,
+    progress: Callable[[int, int, float], None] | None = None,
     is_cancelled: Callable[[], bool] | None = None,
     metadata: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
@@ -72,7 +79,9 @@ def train_keyframe_adapter(
             one's aspect.
         prompt: the caption the character is trained under.
         focal_mm: the lens the references are taken to be seen through.
-        progress, is_cancelled: called after every step; cancelling leaves nothing written.
+        progress: ``progress(step, total, loss)`` after every step, ``loss`` the running mean
+            of the last ten steps' losses (what ``loss_last`` records at the end).
+        is_cancelled: polled after every step; cancelling leaves nothing written.
         metadata: extra fields for the record (stored in the safetensors metadata too).
 
     Returns:
@@ -123,7 +132,7 @@ def train_keyframe_adapter(
                 optimizer.step()
                 losses.append(loss.item())
                 if progress is not None:
-                    progress(step, steps)
+                    progress(step, steps, running_loss(losses))
                 if is_cancelled is not None and is_cancelled():
                     raise SamplingCancelled
         record: dict[str, Any] = {
@@ -137,7 +146,7 @@ def train_keyframe_adapter(
             "references": len(images),
             "seed": seed,
             "loss_first": round(losses[0], 6),
-            "loss_last": round(sum(losses[-10:]) / len(losses[-10:]), 6),
+            "loss_last": round(running_loss(losses), 6),
             **(metadata or {}),
         }
         save_lora(model, out_path, metadata={k: str(v) for k, v in record.items()})
