@@ -8,6 +8,7 @@ from channels.layers import channel_layers
 from django.conf import settings as django_settings
 from django.core.cache import cache
 
+from api import ratelimit
 from billing import pricing
 from billing.models import Plan
 from billing.plans import plans_seed
@@ -50,7 +51,12 @@ def _test_settings(settings, tmp_path) -> None:
     settings.SECURE_SSL_REDIRECT = False
     settings.SESSION_COOKIE_SECURE = settings.CSRF_COOKIE_SECURE = False
     settings.SECURE_HSTS_SECONDS = 0
-    cache.clear()  # rate-limit counters start at zero in every test
+    cache.clear()  # login-throttle and other cached counters start at zero in every test
+    # API rate counters live in Redis, keyed by the key's id, and ids repeat across tests.
+    client = ratelimit.client()
+    stale = list(client.scan_iter("dailies:api-rate:*"))
+    if stale:
+        client.delete(*stale)
     # Tests render with the tiny random-weight model: fast, and what they assert does not
     # depend on training.
     settings.DAILIES_ENGINE = {**settings.DAILIES_ENGINE, "preset": "tiny", "weights_dir": None}
