@@ -26,7 +26,6 @@ Writes bench/results/quality.{md,json}, docs/model/contact-sheet.png and docs/mo
 from __future__ import annotations
 
 import argparse
-import colorsys
 import json
 import math
 import sys
@@ -42,6 +41,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from generation.engine.cache import render_along
 from generation.engine.camera import MOVE_KINDS, focal_length_px
+from generation.engine.colour_probe import absent_colours, colour_probe, named_colours
 from generation.engine.metrics import detect_move
 from generation.engine.modes import Mode, Quality
 from generation.engine.native import keyframe_size, render_size
@@ -50,7 +50,6 @@ from generation.engine.pipeline.video import VideoPipeline, build_pipeline
 from generation.engine.subject_probe import load_probe, read_subject, subject_kind
 from generation.engine.training.keyframe_data import KEYFRAME_RENDER
 from generation.engine.world.captions import caption_for
-from generation.engine.world.characters import COLOURS
 from generation.engine.world.renderer import render_clip
 from generation.engine.world.scene import sample_scene
 from generation.engine.world.specs import random_camera_spec
@@ -59,43 +58,9 @@ ROOT = Path(__file__).resolve().parents[1]
 SEED_BASE = 9_700_000
 ASPECTS = ("16:9", "9:16", "1:1")
 FRAMES, FPS = 16, 24.0
-CHROMATIC = ("red", "blue", "green", "yellow", "orange", "purple", "pink", "teal")
-PROBE_MIN_FRACTION = 0.003
 
 
 # -- probes ----------------------------------------------------------------------------------
-
-
-def colour_fraction(video: torch.Tensor, colour: str) -> float:
-    """Fraction of pixels whose hue is within 15 degrees of `colour`'s and that are saturated
-    and bright enough to have a hue; uint8 (T, H, W, 3)."""
-    x = video.float() / 255.0
-    mx, mn = x.max(-1).values, x.min(-1).values
-    sat = (mx - mn) / mx.clamp(min=1e-6)
-    r, g, b = x.unbind(-1)
-    d = (mx - mn).clamp(min=1e-6)
-    h = torch.where(
-        mx == r, ((g - b) / d) % 6, torch.where(mx == g, (b - r) / d + 2, (r - g) / d + 4)
-    )
-    h = h / 6.0
-    target = colorsys.rgb_to_hsv(*COLOURS[colour])[0]
-    dh = (h - target).abs()
-    dh = torch.minimum(dh, 1 - dh)
-    hit = (dh < 15 / 360) & (sat > 0.35) & (mx > 0.12)
-    return float(hit.float().mean())
-
-
-def colour_probe(video: torch.Tensor, colours: list[str]) -> bool:
-    """Every named colour covers at least 0.3 % of the pixels and twice the median coverage of
-    the eight chromatic hues (noise covers every hue alike, so a clip of noise finds nothing)."""
-    cover = {c: colour_fraction(video, c) for c in CHROMATIC}
-    median = float(np.median(list(cover.values())))
-    return all(cover[c] >= max(PROBE_MIN_FRACTION, 2 * median) for c in colours)
-
-
-def named_colours(phrase: str) -> list[str]:
-    words = phrase.lower().replace(",", " ").split()
-    return [c for c in CHROMATIC if c in words]
 
 
 def psnr(a: torch.Tensor, b: torch.Tensor) -> float:
@@ -174,8 +139,7 @@ def score_clip(video: torch.Tensor, shot: dict, probe) -> dict:
     guess = detect_move(video)
     want = spec.primary_move
     colours = named_colours(shot["labels"]["subject_phrase"])
-    present = " ".join(shot["labels"]["objects"]).split() + shot["caption"].lower().split()
-    absent = [c for c in CHROMATIC if c not in present]
+    absent = absent_colours(shot["labels"], shot["caption"])
     return {
         "requested": want.label,
         "detected": guess.label,

@@ -53,6 +53,7 @@ def test_the_keyframe_trainer_resumes_and_exports_what_the_pipeline_loads(
     monkeypatch.setattr(keyframe, "sample_sheet", lambda *a, **k: None)
     out = tmp_path / "run"
     args = ["--data", str(keyframe_shards), "--out", str(out), "--preset", "tiny", "--batch", "4"]
+    args += ["--colour-prompts", "0"]
     keyframe.main([*args, "--max-steps", "3", "--threads", "1"])
     assert _log(out)[-1]["step"] == 3
     keyframe.main([*args, "--max-steps", "5", "--threads", "1", "--resume"])
@@ -71,6 +72,7 @@ def test_the_keyframe_trainer_resumes_and_exports_what_the_pipeline_loads(
     # A machine with no checkpoint carries on from the exported weights and their counters.
     fresh = tmp_path / "carried-on"
     init = ["--init", str(tmp_path / "w"), "--max-steps", "7", "--threads", "1"]
+    init += ["--colour-prompts", "0"]
     keyframe.main(["--data", str(keyframe_shards), "--out", str(fresh), "--batch", "4", *init])
     assert _log(fresh)[0]["step"] == 5 and _log(fresh)[-1]["step"] == 7
 
@@ -148,3 +150,28 @@ def test_the_three_exports_make_a_pipeline_that_renders(keyframe_shards, tmp_pat
         GenerationRequest(prompt="a red ball on grass", num_frames=4, quality=Quality.FLASH, seed=3)
     )
     assert clip.frames.shape[0] == 4 and clip.frames.dtype == torch.uint8
+
+
+def test_the_keyframe_trainer_logs_the_colour_measure_and_keeps_its_best_weights(
+    keyframe_shards, tmp_path, monkeypatch
+):
+    monkeypatch.setattr(keyframe, "held_out_prompts", lambda n: [])
+    monkeypatch.setattr(keyframe, "sample_sheet", lambda *a, **k: None)
+    out = tmp_path / "run"
+    args = ["--data", str(keyframe_shards), "--out", str(out), "--preset", "tiny", "--batch", "4"]
+    keyframe.main([*args, "--max-steps", "2", "--colour-minutes", "0", "--colour-prompts", "2"])
+    measured = [e for e in _log(out) if e.get("event") == "colour"]
+    assert measured and all(0 <= e["colour_found"] <= 1 for e in measured)
+    best = max(measured, key=lambda e: e["colour_found"] - e["colour_false_positive"])
+    _, meta = read_config(out / "best-colour", "keyframe", KeyframeConfig)
+    assert meta["colour_found"] == best["colour_found"]
+
+
+def test_the_keyframe_bank_takes_in_shards_written_after_it_started(tmp_path, monkeypatch):
+    monkeypatch.setattr(keyframe_data, "SHARD", 4)
+    keyframe_data.write_shard(tmp_path, 0)
+    bank = keyframe.KeyframeBank(tmp_path)
+    assert len(bank) == 4
+    keyframe_data.write_shard(tmp_path, 1)
+    assert bank.refresh() == 4 and len(bank) == 8 and int(bank.counts.sum()) == 8
+    assert bank.refresh() == 0

@@ -178,10 +178,17 @@ class Run:
     def export(self, directory: Path, name: str, dtype: str = "float32", **metadata: Any) -> None:
         """Write the EMA weights as `<name>.safetensors` + `<name>.json` with the run's counters,
         stored as `dtype` (float32, bfloat16 or int8: see `weights.save_weights`)."""
-        from generation.engine import weights as engine_weights
-
         if not self.resumed:
             raise SystemExit(f"no checkpoint at {self.path}")
+        self.write_weights(directory, name, dtype, **metadata)
+        print(f"exported {name} at step {self.step} to {directory} as {dtype}")
+
+    def write_weights(
+        self, directory: Path, name: str, dtype: str = "float32", **metadata: Any
+    ) -> None:
+        """The EMA weights as they stand, in the shipped format (what `export` writes)."""
+        from generation.engine import weights as engine_weights
+
         engine_weights.save_weights(
             self.ema.model,
             self.config,
@@ -196,7 +203,6 @@ class Run:
             },
             dtype=EXPORT_DTYPES[dtype],
         )
-        print(f"exported {name} at step {self.step} to {directory} as {dtype}")
 
 
 EXPORT_DTYPES: dict[str, torch.dtype | None] = {

@@ -9,6 +9,11 @@ the caption for 10 % (so classifier-free guidance has an unconditional model) an
 flow-matching step under bf16 autocast with channels_last convolutions. Every few minutes it
 writes an atomic checkpoint (model, EMA, optimiser, step, clocks); `--export DIR` writes the EMA
 weights as `keyframe.safetensors` + `keyframe.json`.
+
+The loss keeps falling long after the caption's colour stops improving, so every
+`--colour-minutes` the EMA paints held-out captions that name a colour and the log records how
+often the keyframe shows it and how often it shows a colour the caption does not have; the
+weights with the best difference so far are kept in `OUT/best-colour/` (int8, ready to ship).
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
+from generation.engine.colour_probe import absent_colours, colour_probe, named_colours
 from generation.engine.models.keyframe import (
     PRESETS,
     KeyframeModel,
@@ -28,6 +34,7 @@ from generation.engine.models.keyframe import (
     depth_to_channel,
     rgb_to_channels,
 )
+from generation.engine.native import keyframe_size
 from generation.engine.pipeline.keyframe import paint_keyframes
 from generation.engine.schedules import logit_normal_t, noise_to, velocity_target
 from generation.engine.text import TextBatch, load_text_encoder
@@ -49,15 +56,30 @@ def token_cache(shard: Path, captions: list[str]) -> dict:
 
 
 class KeyframeBank:
-    """Every keyframe in memory, grouped by aspect (a batch shares one size)."""
+    """Every keyframe in memory, grouped by aspect (a batch shares one size). `refresh` takes
+    in shards written since, so a run can start while the data is still being rendered."""
 
     def __init__(self, data_dir: Path, max_shards: int | None = None) -> None:
-        shards = sorted(data_dir.glob("keyframes-*.pt"))
-        shards = [s for s in shards if not s.name.endswith(".tokens.pt")][:max_shards]
-        if not shards:
+        self.data_dir, self.max_shards = data_dir, max_shards
+        self.loaded: set[str] = set()
+        self.aspects: list[str] = []
+        self.rgb: dict[str, torch.Tensor] = {}  # (N, H, W, 3) uint8
+        self.depth: dict[str, torch.Tensor] = {}  # (N, H, W) fp16
+        self.tokens: dict[str, list[torch.Tensor]] = {}  # N x (L_i, 384)
+        self.pooled: dict[str, torch.Tensor] = {}
+        self.focal: dict[str, torch.Tensor] = {}
+        if not self.refresh():
             raise FileNotFoundError(f"no keyframe shards in {data_dir}")
+
+    def refresh(self) -> int:
+        """Load the shards not loaded yet; returns how many keyframes were added."""
+        shards = sorted(self.data_dir.glob("keyframes-*.pt"))
+        shards = [s for s in shards if not s.name.endswith(".tokens.pt")][: self.max_shards]
         groups: dict[str, dict[str, list]] = defaultdict(lambda: defaultdict(list))
+        added = 0
         for shard in shards:
+            if shard.name in self.loaded:
+                continue
             samples = read_shard(shard)
             text = token_cache(shard, [s["caption"] for s in samples])
             for j, s in enumerate(samples):
@@ -68,13 +90,22 @@ class KeyframeBank:
                 g["tokens"].append(text["tokens"][j, :length])
                 g["pooled"].append(text["pooled"][j])
                 g["focal"].append(s["camera"]["focal_mm"])
-        self.aspects = sorted(groups)
-        self.rgb = {a: torch.stack(groups[a]["rgb"]) for a in self.aspects}  # (N, H, W, 3)
-        self.depth = {a: torch.stack(groups[a]["depth"]) for a in self.aspects}  # (N, H, W)
-        self.tokens = {a: groups[a]["tokens"] for a in self.aspects}  # N x (L_i, 384)
-        self.pooled = {a: torch.stack(groups[a]["pooled"]) for a in self.aspects}
-        self.focal = {a: torch.tensor(groups[a]["focal"]) for a in self.aspects}
+            self.loaded.add(shard.name)
+            added += len(samples)
+        for a, g in groups.items():
+            new = {
+                "rgb": torch.stack(g["rgb"]),
+                "depth": torch.stack(g["depth"]),
+                "pooled": torch.stack(g["pooled"]),
+                "focal": torch.tensor(g["focal"]),
+            }
+            for name, values in new.items():
+                table = getattr(self, name)
+                table[a] = torch.cat([table[a], values]) if a in table else values
+            self.tokens[a] = self.tokens.get(a, []) + g["tokens"]
+        self.aspects = sorted(self.focal)
         self.counts = torch.tensor([len(self.focal[a]) for a in self.aspects], dtype=torch.float)
+        return added
 
     def __len__(self) -> int:
         return int(self.counts.sum())
@@ -113,11 +144,53 @@ def held_out_prompts(count: int) -> list[dict]:
     return [render_keyframe(HELD_OUT_SEED, i) for i in range(count)]
 
 
+def colour_prompts(count: int, first: int = 1000) -> list[dict]:
+    """`count` held-out keyframes whose subject phrase names a colour (past the sheet's)."""
+    found: list[dict] = []
+    i = first
+    while len(found) < count:
+        s = render_keyframe(HELD_OUT_SEED, i)
+        if named_colours(s["labels"]["subject_phrase"]):
+            found.append(s)
+        i += 1
+    return found
+
+
+@torch.no_grad()
+def colour_check(model: KeyframeModel, held: list[dict], steps: int = 20) -> dict[str, float]:
+    """How often a keyframe painted from each held-out caption shows the colour it names, and
+    how often it shows a colour neither caption nor scene has (the bench's colour measure)."""
+    enc = load_text_encoder()
+    null = enc.encode([""])
+    g = torch.Generator().manual_seed(0)
+    by_aspect: dict[str, list[dict]] = defaultdict(list)
+    for s in held:
+        by_aspect[s["camera"]["aspect"]].append(s)
+    found = false = 0
+    for aspect, group in sorted(by_aspect.items()):
+        painted = paint_keyframes(
+            model,
+            enc.encode([s["caption"] for s in group]),
+            null,
+            torch.tensor([s["camera"]["focal_mm"] for s in group]),
+            keyframe_size(aspect),
+            steps=steps,
+            generator=g,
+        )
+        for s, x in zip(group, painted, strict=True):
+            rgb = channels_to_rgb(x[:3])[None]
+            found += colour_probe(rgb, named_colours(s["labels"]["subject_phrase"]))
+            absent = absent_colours(s["labels"], s["caption"])
+            false += bool(absent) and colour_probe(rgb, absent[:1])
+    return {
+        "colour_found": round(found / len(held), 3),
+        "colour_false_positive": round(false / len(held), 3),
+    }
+
+
 def sample_sheet(model: KeyframeModel, held: list[dict], path: Path, steps: int = 20) -> None:
     """Ground truth | sample | sample depth for each held-out caption, as one PNG."""
     from PIL import Image
-
-    from generation.engine.native import keyframe_size
 
     enc = load_text_encoder()
     null = enc.encode([""])
@@ -151,6 +224,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--preset", default="base", choices=sorted(PRESETS))
     parser.add_argument("--warmup", type=int, default=300)
     parser.add_argument("--sheet-minutes", type=float, default=30.0)
+    parser.add_argument("--colour-minutes", type=float, default=10.0)
+    parser.add_argument("--colour-prompts", type=int, default=48)
     standard_arguments(parser, out="var/train/keyframe", minutes=60, lr=3e-4, batch=32)
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
@@ -173,8 +248,10 @@ def main(argv: list[str] | None = None) -> None:
     log.write(event="start", step=run.step, keyframes=len(bank), params=params)
     null = load_text_encoder().encode([""])
     held = held_out_prompts(8)
+    coloured = colour_prompts(args.colour_prompts)
+    best = -float("inf")
     g = torch.Generator().manual_seed(1000 + run.step)
-    started = last_ckpt = last_sheet = window = time.perf_counter()
+    started = last_ckpt = last_sheet = last_colour = window = time.perf_counter()
     losses: list[float] = []
     while run.training(started, args):
         b = bank.batch(args.batch, null, g)
@@ -202,10 +279,21 @@ def main(argv: list[str] | None = None) -> None:
             losses, window = [], now
         if now - last_ckpt > args.checkpoint_minutes * 60:
             run.save()
-            last_ckpt = now
+            added = bank.refresh()
+            if added:
+                log.write(event="data", step=run.step, added=added, keyframes=len(bank))
+            last_ckpt = time.perf_counter()
         if now - last_sheet > args.sheet_minutes * 60:
             sample_sheet(run.ema.model, held, args.out / f"sheet-{run.step:06d}.png")
             last_sheet = time.perf_counter()
+        if coloured and now - last_colour > args.colour_minutes * 60:
+            measured = colour_check(run.ema.model, coloured)
+            score = measured["colour_found"] - measured["colour_false_positive"]
+            log.write(event="colour", step=run.step, **measured)
+            if score > best:
+                best = score
+                run.write_weights(args.out / "best-colour", "keyframe", "int8", **measured)
+            last_colour = time.perf_counter()
     run.save()
     sample_sheet(run.ema.model, held, args.out / f"sheet-{run.step:06d}.png")
     log.write(
