@@ -111,21 +111,17 @@ def render_spec(job: RenderJob, source: runtime.Clip | None) -> runtime.RenderSp
         image=image,
         source=source,
         strength=float(job.recipe.get("strength", 0.6)),
-        adapter=_adapter(job),
+        adapters=_adapters(job),
         end_image=end_image,
         loop=bool(job.recipe.get("loop", False)),
     )
 
 
-def _adapter(job: RenderJob) -> tuple[Path, float] | None:
-    """The character adapter the recipe names (``adapters``: ``[{"path", "scale"}]``, one at
-    most), as the worker's backend trained it."""
+def _adapters(job: RenderJob) -> tuple[runtime.Adapter, ...]:
+    """The character adapters the recipe names (``adapters``: ``[{"path", "scale", ...}]``, a
+    shot's characters, all applied), as the worker's backend trained them."""
     adapters = job.recipe.get("adapters") or []
-    if len(adapters) > 1:
-        raise ValueError(f"job {job.pk} names {len(adapters)} character adapters; one is taken")
-    if not adapters:
-        return None
-    return Path(adapters[0]["path"]), float(adapters[0].get("scale", 1.0))
+    return tuple(runtime.Adapter(Path(a["path"]), float(a.get("scale", 1.0))) for a in adapters)
 
 
 def _ran(job: RenderJob, generated: runtime.Generated) -> dict[str, Any]:
