@@ -1,6 +1,6 @@
 """Locked characters: create one from reference images (multipart/form-data), read it and
-its training. ``@Name`` in a generation's prompt then uses its adapter. Another team's
-character answers 404."""
+its training, delete it. ``@Name`` in a generation's prompt then uses its adapter. Another
+team's character answers 404."""
 
 from __future__ import annotations
 
@@ -141,3 +141,26 @@ def character_training_cancel(request: HttpRequest, character_id: Id) -> Trainin
     if newest is None:
         raise ApiProblem(404, "This character has no training.", slug="not-found")
     return training_out(services.adapter_cancel(adapter=newest))
+
+
+@router.delete(
+    "/{character_id}",
+    response={204: None, 409: Problem, **ERRORS},
+    auth=auth.render,
+    summary="Delete",
+    description="Deletes the character, its references and every adapter version, as its page "
+    "does. Takes made with it keep their recipes; one still queued fails naming it, refunded "
+    "in full. 409 while a version is queued or training (cancel it first); 403 unless the "
+    "key's maker locked it or is one of the team's owners and admins.",
+)
+def character_delete(request: HttpRequest, character_id: Id) -> Status[None]:
+    key = auth.key_of(request)
+    assert key.created_by is not None  # a key whose maker is gone does not authenticate
+    character = _character(request, character_id)
+    try:
+        services.character_delete(character=character, user=key.created_by)
+    except services.CharacterBusy as exc:
+        raise ApiProblem(409, exc.message, slug="training") from exc
+    except services.CharacterRejected as exc:
+        raise ApiProblem(403, exc.message, slug="forbidden") from exc
+    return Status(204, None)

@@ -31,7 +31,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from generation.backends.base import BackendRequest, BackendSettings
+from generation.backends.base import Adapter, BackendRequest, BackendSettings
 from generation.backends.builtin import BuiltinBackend
 from generation.engine.attribute_probe import ATTRIBUTES, load_probe, read_attributes
 from generation.engine.camera import CameraMove, CameraSpec
@@ -137,8 +137,7 @@ def main() -> None:
                         aspect="16:9",
                         num_frames=args.frames,
                         camera=spec,
-                        lora_dir=None if scale is None else folder,
-                        lora_scale=1.0 if scale is None else scale,
+                        adapters=() if scale is None else (Adapter(folder, scale),),
                     )
                     takes[key] = backend.generate(request).frames  # (T, H, W, 3)
                 truth_view = render_character_view(who, g, scale=2, spec=spec)

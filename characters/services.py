@@ -46,6 +46,10 @@ class CharacterRejected(UserError):
     """A lock, retrain or rollback that cannot be done; nothing was saved or spent."""
 
 
+class CharacterBusy(CharacterRejected):
+    """A delete refused because a version of the character is queued or training."""
+
+
 @dataclass(frozen=True)
 class Box:
     """A figure's box in a frame's pixels."""
@@ -224,7 +228,7 @@ def character_delete(*, character: Character, user: User) -> None:
         ledger.lock_account(character.team)  # a retrain takes the same lock first
         character = Character.objects.select_for_update().get(pk=character.pk)
         if character.adapters.filter(state__in=CharacterAdapter.ACTIVE).exists():
-            raise CharacterRejected(
+            raise CharacterBusy(
                 f"{character.name} is training: cancel the training, then delete them."
             )
         files = [r.image.name for r in character.references.all()]

@@ -41,6 +41,21 @@ FAILED = "The render failed on the worker."
 SOURCE_WAIT_S = 2.0
 
 
+class CharacterGone(Exception):
+    """A character the take applies was deleted after it was submitted: its adapter folder
+    went with it. The message names the characters, for the user."""
+
+    def __init__(self, names: list[str | None]) -> None:
+        known = [f"@{name}" for name in names if name]
+        if not known:
+            message = "A character of this take was deleted before it rendered."
+        elif len(known) == 1:
+            message = f"{known[0]} was deleted before this take rendered."
+        else:
+            message = f"{' and '.join(known)} were deleted before this take rendered."
+        super().__init__(message)
+
+
 def worker_name() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
 
@@ -111,21 +126,25 @@ def render_spec(job: RenderJob, source: runtime.Clip | None) -> runtime.RenderSp
         image=image,
         source=source,
         strength=float(job.recipe.get("strength", 0.6)),
-        adapter=_adapter(job),
+        adapters=_adapters(job),
         end_image=end_image,
         loop=bool(job.recipe.get("loop", False)),
     )
 
 
-def _adapter(job: RenderJob) -> tuple[Path, float] | None:
-    """The character adapter the recipe names (``adapters``: ``[{"path", "scale"}]``, one at
-    most), as the worker's backend trained it."""
+def _adapters(job: RenderJob) -> tuple[runtime.Adapter, ...]:
+    """The character adapters the recipe names (``adapters``: ``[{"path", "scale", ...}]``, a
+    shot's characters, all applied), as the worker's backend trained them.
+
+    Raises:
+        CharacterGone: an adapter's folder is gone: its character was deleted since submit.
+    """
     adapters = job.recipe.get("adapters") or []
-    if len(adapters) > 1:
-        raise ValueError(f"job {job.pk} names {len(adapters)} character adapters; one is taken")
-    if not adapters:
-        return None
-    return Path(adapters[0]["path"]), float(adapters[0].get("scale", 1.0))
+    names = {c.get("path"): c.get("name") for c in job.recipe.get("characters") or []}
+    gone = [names.get(a["path"]) for a in adapters if not Path(a["path"]).is_dir()]
+    if gone:
+        raise CharacterGone(gone)
+    return tuple(runtime.Adapter(Path(a["path"]), float(a.get("scale", 1.0))) for a in adapters)
 
 
 def _ran(job: RenderJob, generated: runtime.Generated) -> dict[str, Any]:
@@ -245,6 +264,7 @@ def _character_scores(
 
 def _render(job: RenderJob, heartbeat: Heartbeat) -> RenderJob | None:
     timings: dict[str, float] = {}
+    _adapters(job)  # a character deleted since submit fails the take before the model loads
     started = time.perf_counter()
     runtime.load()
     timings["engine_load_s"] = round(time.perf_counter() - started, 3)
@@ -339,6 +359,11 @@ def render_job_execute(job_id: int) -> str:
     except runtime.Cancelled:
         lifecycle.render_job_mark_cancelled(job_id=job.pk)
         return RenderJob.State.CANCELLED
+    except CharacterGone as exc:
+        lifecycle.render_job_fail(
+            job_id=job.pk, message=str(exc), detail=repr(job.recipe["adapters"])
+        )
+        return RenderJob.State.FAILED
     except Exception as exc:
         log.exception("job %s failed", job.pk)
         trace = "".join(traceback.format_exception(exc))[-8000:]

@@ -28,6 +28,7 @@ from django.conf import settings
 from torch import Tensor
 
 from generation.backends.base import (
+    Adapter,
     Backend,
     BackendRequest,
     BackendSettings,
@@ -104,8 +105,8 @@ class RenderSpec:
         image: image to video's frame, or the start keyframe, uint8 (H, W, 3).
         source: the clip a restyle, an extension or a reframe starts from, as delivered.
         strength: how far a restyle may move from its source, 0.05–1.
-        adapter: a character adapter folder (made by :func:`train_character` for this
-            backend) and its weight, or None.
+        adapters: the character adapters (folders made by :func:`train_character` for this
+            backend, each with its weight) the render applies together; empty: none.
         end_image: the end keyframe, uint8 (H, W, 3).
         loop: the camera goes out and back, so the clip loops.
     """
@@ -119,7 +120,7 @@ class RenderSpec:
     image: np.ndarray | None = None
     source: Clip | None = None
     strength: float = 0.6
-    adapter: tuple[Path, float] | None = None
+    adapters: tuple[Adapter, ...] = ()
     end_image: np.ndarray | None = None
     loop: bool = False
 
@@ -323,8 +324,8 @@ def backend_request(spec: RenderSpec, caps: Capabilities) -> BackendRequest:
             inputs["strength"] = spec.strength
         inputs["video"] = video  # (T', H, W, 3) at native timing
         inputs["video_fps"] = native_fps
-    if spec.adapter is not None:
-        inputs["lora_dir"], inputs["lora_scale"] = spec.adapter
+    if spec.adapters:
+        inputs["adapters"] = spec.adapters
     return BackendRequest(
         prompt=spec.prompt,
         mode=spec.mode,

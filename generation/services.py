@@ -101,12 +101,10 @@ def _recipe(quote: Quote, seed: int) -> dict[str, Any]:
         "native_fps": info.native_fps,
         "render_resolution": quote.per_take.render_resolution,
         "upscaled_to_4k": quote.per_take.upscaled_to_4k,
-        # The engine applies one adapter per render: the first character's. Every
-        # character is listed, and each take's figure is scored against its references.
-        "adapters": [
-            {k: c[k] for k in ("path", "scale", "version", "sha256")} for c in characters[:1]
-        ],
-        "characters": [{**c, "applied": i == 0} for i, c in enumerate(characters)],
+        # Every character's adapter is applied, each at its own scale, and each take's
+        # figure is scored against every character's references.
+        "adapters": [{k: c[k] for k in ("path", "scale", "version", "sha256")} for c in characters],
+        "characters": [{**c, "applied": True} for c in characters],
     }
 
 

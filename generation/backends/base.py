@@ -60,6 +60,19 @@ def adapter_meta(lora_dir: str | Path) -> dict[str, Any]:
     return record
 
 
+@dataclass(frozen=True)
+class Adapter:
+    """A character adapter a request applies: its folder (made by the worker's backend's
+    ``train_character``) and its weight (0 leaves it out, 1 as trained)."""
+
+    path: Path
+    scale: float = 1.0
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "path", Path(self.path))
+        object.__setattr__(self, "scale", float(self.scale))
+
+
 class ModelsNotInstalled(WeightsNotInstalled):
     """A backend's model folder is missing or incomplete; the message names the folder and the
     command that downloads it (run on a machine with network access)."""
@@ -249,8 +262,8 @@ class BackendRequest:
         camera_strength: how strongly the cache render steers (VACE's conditioning scale, LTX's
             conditioning strength); None takes the backend's default.
         loop: the camera path runs out and back, so the clip loops.
-        lora_dir: a character adapter folder made by ``generation.backends.lora``.
-        lora_scale: its weight.
+        adapters: the character adapters to apply together, each at its own weight (a shot
+            holds up to two characters); empty: none.
     """
 
     prompt: str
@@ -275,12 +288,12 @@ class BackendRequest:
     camera_route: str = "auto"
     camera_strength: float | None = None
     loop: bool = False
-    lora_dir: Path | None = None
-    lora_scale: float = 1.0
+    adapters: tuple[Adapter, ...] = ()
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "mode", Mode(self.mode))
         object.__setattr__(self, "quality", Quality(self.quality))
+        object.__setattr__(self, "adapters", tuple(self.adapters))
         if self.camera_route not in CAMERA_ROUTES:
             raise UnsupportedRequest(
                 f"camera_route must be one of {', '.join(CAMERA_ROUTES)}, got {self.camera_route!r}"
@@ -339,7 +352,7 @@ class Backend(ABC):
         **options: Any,
     ) -> Path:
         """Train a character adapter on reference frames (uint8 (H, W, 3) each) and write its
-        folder, which requests then pass as ``lora_dir``. ``progress(step, total, loss)`` after
+        folder, which requests then pass in ``adapters``. ``progress(step, total, loss)`` after
         every optimisation step; ``is_cancelled`` as for :meth:`generate`; a cancelled training
         writes no weights.
 
@@ -355,13 +368,13 @@ class Backend(ABC):
             raise UnsupportedRequest(f"{self.name}: {caps.why_not(request.mode)}")
         if request.keyframes and not caps.keyframes_anywhere:
             raise UnsupportedRequest(f"{self.name}: {caps.why_not('keyframes_anywhere')}")
-        if request.lora_dir is not None:
-            if not caps.lora:
-                raise UnsupportedRequest(f"{self.name}: {caps.why_not('lora')}")
-            trained_for = adapter_meta(request.lora_dir).get("backend")
+        if request.adapters and not caps.lora:
+            raise UnsupportedRequest(f"{self.name}: {caps.why_not('lora')}")
+        for adapter in request.adapters:
+            trained_for = adapter_meta(adapter.path).get("backend")
             if trained_for not in (None, self.name):
                 raise UnsupportedRequest(
-                    f"the character adapter in {request.lora_dir} was trained for {trained_for}; "
+                    f"the character adapter in {adapter.path} was trained for {trained_for}; "
                     f"train it again for {self.name}"
                 )
         if request.camera_route == "geometry" and not caps.camera_geometry:

@@ -7,7 +7,8 @@ rate; its steps follow the quality tier.
 
 Character lock: a LoRA on the keyframe model's attention projections
 (``generation.engine.lora``), trained by :meth:`BuiltinBackend.train_character` and loaded into
-the keyframe model for a job, removed after it. The keyframe model paints the clip's keyframe in
+the keyframe model for a job, removed after it; a shot's two characters apply together, each
+at its own weight. The keyframe model paints the clip's keyframe in
 text to video and restyle; the other modes start from given frames, which the adapter leaves
 as they are.
 """
@@ -25,6 +26,7 @@ from torch import Tensor
 
 from generation.backends.base import (
     ADAPTER_META,
+    Adapter,
     Backend,
     BackendRequest,
     BackendResult,
@@ -37,7 +39,7 @@ from generation.backends.base import (
 )
 from generation.backends.catalog import BUILTIN, builtin_capabilities
 from generation.backends.stages import as_uint8
-from generation.engine.lora import load_lora, lora_layers, remove_lora
+from generation.engine.lora import load_loras, remove_lora
 from generation.engine.modes import Mode
 from generation.engine.pipeline.request import GenerationRequest
 from generation.engine.pipeline.video import VideoPipeline, build_pipeline
@@ -50,19 +52,17 @@ PAINTED = (Mode.TEXT, Mode.RESTYLE)
 
 
 @contextlib.contextmanager
-def keyframe_adapter(pipe: VideoPipeline, lora_dir: Path | None, scale: float) -> Iterator[None]:
-    """The character adapter in `lora_dir` on the keyframe model for the block, at `scale`;
+def keyframe_adapters(pipe: VideoPipeline, adapters: Sequence[Adapter]) -> Iterator[None]:
+    """The character adapters on the keyframe model for the block, each at its weight;
     removed after it (also when the block raises), leaving the model's weights as they were."""
-    if lora_dir is None:
+    if not adapters:
         yield
         return
-    path = Path(lora_dir) / WEIGHTS_FILE
-    if not path.is_file():
-        raise UnsupportedRequest(f"character adapter {lora_dir} has no {WEIGHTS_FILE}")
+    for adapter in adapters:
+        if not (adapter.path / WEIGHTS_FILE).is_file():
+            raise UnsupportedRequest(f"character adapter {adapter.path} has no {WEIGHTS_FILE}")
     try:
-        load_lora(pipe.keyframe, path)
-        for layer in lora_layers(pipe.keyframe).values():
-            layer.scale *= scale
+        load_loras(pipe.keyframe, [(a.path / WEIGHTS_FILE, a.scale) for a in adapters])
         yield
     finally:
         remove_lora(pipe.keyframe)
@@ -152,20 +152,21 @@ class BuiltinBackend(Backend):
         self.check(request)
         pipe = self.pipeline()
         load_s = time.perf_counter() - started
-        with keyframe_adapter(pipe, request.lora_dir, request.lora_scale):
+        with keyframe_adapters(pipe, request.adapters):
             result = pipe(
                 self.engine_request(request), progress=progress, is_cancelled=is_cancelled
             )
-        lora = None
-        if request.lora_dir is not None:
-            meta = adapter_meta(request.lora_dir)
-            lora = {
-                "path": str(request.lora_dir),
-                "scale": request.lora_scale,
+        loras = [
+            {
+                "path": str(adapter.path),
+                "scale": adapter.scale,
                 "prompt": meta.get("prompt"),
                 "rank": meta.get("rank"),
                 "applied": request.mode in PAINTED,
             }
+            for adapter in request.adapters
+            for meta in [adapter_meta(adapter.path)]
+        ]
         metadata = {
             **result.metadata,
             "backend": self.name,
@@ -174,7 +175,7 @@ class BuiltinBackend(Backend):
             "prompt_sent": request.prompt,
             "camera_route": "geometry" if request.camera is not None else "none",
             "camera_note": None,
-            "lora": lora,
+            "loras": loras,
             "device": self.settings.device,
             "coverage_mean": round(float(result.coverage.mean()), 4),
         }
@@ -196,8 +197,8 @@ class BuiltinBackend(Backend):
         **options: Any,
     ) -> Path:
         """Train a character adapter on reference frames (uint8 (H, W, 3) each) and write its
-        folder: ``keyframe_lora.safetensors`` and ``adapter.json``. Jobs pass the folder as
-        ``lora_dir``. Options go to ``train_keyframe_adapter`` (steps, rank, learning_rate, ...).
+        folder: ``keyframe_lora.safetensors`` and ``adapter.json``. Jobs pass the folder in
+        ``adapters``. Options go to ``train_keyframe_adapter`` (steps, rank, learning_rate, ...).
         """
         from generation.engine.training.character import train_keyframe_adapter
 

@@ -150,7 +150,7 @@ class DiffusersBackend(Backend):
         load_s = time.perf_counter() - load_started
         planned = [plan.steps] * len(plan.stages)
         steps = StepCounter(planned, progress, is_cancelled)
-        with lora.applied(list(pipes.values()), request.lora_dir, request.lora_scale):
+        with lora.applied(list(pipes.values()), request.adapters):
             frames = self.run(request, plan, pipes, steps)
         frames = frames[: plan.new_frames]
         metadata = self.recipe(request, plan, steps, frames)
@@ -172,7 +172,7 @@ class DiffusersBackend(Backend):
         **options: Any,
     ) -> Path:
         """Train a character adapter on reference frames (see :func:`lora.train`); jobs then
-        pass its folder as ``lora_dir``."""
+        pass its folder in ``adapters``."""
         return lora.train(
             self.training_pipe(),
             images,
@@ -315,7 +315,7 @@ class DiffusersBackend(Backend):
             "context_frames": 0 if plan.context is None else int(plan.context.shape[0]),
             "fps": self.capabilities.fps,
             "strength": request.strength if request.mode is Mode.RESTYLE else None,
-            "lora": lora.describe(request.lora_dir, request.lora_scale),
+            "loras": lora.describe(request.adapters),
             "device": self.settings.device,
             "dtype": self.settings.dtype,
             **plan.notes,

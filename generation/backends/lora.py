@@ -1,5 +1,6 @@
 """Character lock on diffusers backends: a peft LoRA on the transformer's attention projections,
-trained on a character's reference frames, saved as a folder, loaded and unloaded per job.
+trained on a character's reference frames, saved as a folder, loaded and unloaded per job (a
+shot's two characters as two named peft adapters, their updates summed at their own weights).
 
 Training uses the pipelines' own objective: rectified flow, where the transformer predicts
 ``noise - x0`` at ``x_t = (1 - s) x0 + s noise`` and timestep ``1000 s``, with ``s`` drawn through
@@ -16,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import json
 import time
+import warnings
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -25,7 +27,7 @@ from peft import LoraConfig
 from peft.utils import get_peft_model_state_dict
 from torch import Tensor
 
-from generation.backends.base import ADAPTER_META, CancelFn, TrainingProgressFn
+from generation.backends.base import ADAPTER_META, Adapter, CancelFn, TrainingProgressFn
 from generation.backends.pipelines import LTXConditionPipeline, VideoPipeline
 from generation.backends.stages import as_uint8
 from generation.engine.sampling import SamplingCancelled
@@ -240,32 +242,35 @@ def train(
         transformer.train(was_training)
 
 
-def describe(lora_dir: str | Path | None, scale: float) -> dict[str, Any] | None:
-    """What the recipe records about an adapter."""
-    if lora_dir is None:
-        return None
-    meta_path = Path(lora_dir) / META_FILE
-    meta = json.loads(meta_path.read_text()) if meta_path.is_file() else {}
-    return {
-        "path": str(lora_dir),
-        "scale": scale,
-        "prompt": meta.get("prompt"),
-        "rank": meta.get("rank"),
-    }
+def describe(adapters: Sequence[Adapter]) -> list[dict[str, Any]]:
+    """What the recipe records about each adapter applied."""
+    described = []
+    for adapter in adapters:
+        meta_path = adapter.path / META_FILE
+        meta = json.loads(meta_path.read_text()) if meta_path.is_file() else {}
+        described.append(
+            {
+                "path": str(adapter.path),
+                "scale": adapter.scale,
+                "prompt": meta.get("prompt"),
+                "rank": meta.get("rank"),
+            }
+        )
+    return described
 
 
 @contextlib.contextmanager
-def applied(
-    pipes: Sequence[VideoPipeline], lora_dir: str | Path | None, scale: float = 1.0
-) -> Iterator[None]:
-    """Load the adapter in `lora_dir` into every distinct transformer of `pipes` for the block,
-    and remove it after (also when the block raises). No adapter: nothing happens."""
-    if lora_dir is None:
+def applied(pipes: Sequence[VideoPipeline], adapters: Sequence[Adapter]) -> Iterator[None]:
+    """Load the adapters into every distinct transformer of `pipes` for the block, each under
+    its own peft adapter name and at its own weight (``set_adapters`` sums their updates), and
+    remove them all after (also when the block raises). No adapters: nothing happens."""
+    if not adapters:
         yield
         return
-    folder = Path(lora_dir)
-    if not (folder / WEIGHTS_FILE).is_file():
-        raise FileNotFoundError(f"character adapter {folder} has no {WEIGHTS_FILE}")
+    for adapter in adapters:
+        if not (adapter.path / WEIGHTS_FILE).is_file():
+            raise FileNotFoundError(f"character adapter {adapter.path} has no {WEIGHTS_FILE}")
+    names = [f"{ADAPTER_NAME}_{i}" for i in range(len(adapters))]
     loaded: list[VideoPipeline] = []
     seen: set[int] = set()
     try:
@@ -273,9 +278,15 @@ def applied(
             if id(pipe.transformer) in seen:
                 continue
             seen.add(id(pipe.transformer))
-            pipe.load_lora_weights(folder, weight_name=WEIGHTS_FILE, adapter_name=ADAPTER_NAME)
             loaded.append(pipe)
-            pipe.set_adapters([ADAPTER_NAME], [scale])
+            with warnings.catch_warnings():
+                # Two characters are two adapters on purpose; peft warns at any second one.
+                warnings.filterwarnings("ignore", "Already found a `peft_config`", UserWarning)
+                for name, adapter in zip(names, adapters, strict=True):
+                    pipe.load_lora_weights(
+                        adapter.path, weight_name=WEIGHTS_FILE, adapter_name=name
+                    )
+            pipe.set_adapters(names, [a.scale for a in adapters])
         yield
     finally:
         for pipe in loaded:

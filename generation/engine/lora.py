@@ -226,3 +226,54 @@ def load_lora(model: nn.Module, path: str | Path) -> list[str]:
         layer.lora_a.copy_(state[f"{name}.lora_a"])
         layer.lora_b.copy_(state[f"{name}.lora_b"])
     return names
+
+
+@torch.no_grad()
+def load_loras(model: nn.Module, adapters: Sequence[tuple[str | Path, float]]) -> list[str]:
+    """Load several adapters saved by :func:`save_lora` at once, each at its own weight.
+
+    Each adapted layer gets one update, the adapters' ranks stacked::
+
+        W x + sum_i w_i (alpha_i / r_i) B_i A_i x  =  W x + [B_1' ... B_n'] [A_1; ...; A_n] x
+
+    with ``B_i' = w_i (alpha_i / r_i) B_i``; a layer only some adapters touch stacks only
+    theirs. The base weights are not touched: :func:`remove_lora` takes every adapter off
+    again and leaves the model bit for bit as it was.
+
+    Args:
+        model: a model without adapters; modified in place.
+        adapters: ``(path, weight)`` per adapter; weight 0 leaves that adapter out of the sum.
+
+    Returns:
+        the adapted layer names, sorted. Raises ``FileNotFoundError`` for a missing file,
+        ``ValueError`` when a file's layers do not exist in ``model`` and ``RuntimeError`` when
+        the model already has adapters.
+    """
+    if lora_layers(model):
+        raise RuntimeError("remove the model's adapters before loading others")
+    parts: dict[str, list[tuple[Tensor, Tensor]]] = {}  # layer -> [(A (r, in), B' (out, r))]
+    for path, weight in adapters:
+        path = Path(path)
+        if not path.is_file():
+            raise FileNotFoundError(f"LoRA adapter not found at {path}")
+        meta = read_lora_metadata(path)
+        scale = float(weight) * float(meta["alpha"]) / int(meta["rank"])
+        state = load_file(str(path))
+        for name in json.loads(meta["layers"]):
+            a, b = state[f"{name}.lora_a"], state[f"{name}.lora_b"]
+            parts.setdefault(name, []).append((a.float(), scale * b.float()))
+    modules = dict(model.named_modules())
+    for name in parts:
+        if not isinstance(modules.get(name), nn.Linear):
+            raise ValueError(f"adapter layer {name!r} is not a Linear of this model")
+    for name, stack in parts.items():
+        a = torch.cat([a for a, _ in stack], dim=0)  # (sum r, in)
+        b = torch.cat([b for _, b in stack], dim=1)  # (out, sum r)
+        rank = a.shape[0]
+        layer = LoRALinear(modules[name], rank, float(rank))  # scale 1: the weights are in B'
+        layer.lora_a.copy_(a)
+        layer.lora_b.copy_(b)
+        parent_name, _, child = name.rpartition(".")
+        parent = model.get_submodule(parent_name) if parent_name else model
+        setattr(parent, child, layer)
+    return sorted(parts)

@@ -36,6 +36,9 @@ class ApiClient:
             headers=self._headers(headers),
         )
 
+    def delete(self, path: str, **headers: str) -> Any:
+        return self.client.delete(path, headers=self._headers(headers))
+
     def upload(self, path: str, data: dict[str, Any]) -> Any:
         return self.client.post(path, data, headers=self._headers(None))
 

@@ -15,6 +15,7 @@ from accounts import services as accounts
 from accounts.models import ApiKey, Membership
 from api.main import api as ninja_api
 from characters import services as characters
+from characters.models import Character
 from generation import execution
 from generation.models import RenderJob
 from generation.uploads import frame_from_bytes
@@ -80,6 +81,7 @@ def test_another_teams_ids_are_404_on_every_endpoint(api, other) -> None:
         ("get", f"/api/v1/characters/{c}", None),
         ("get", f"/api/v1/characters/{c}/training", None),
         ("post", f"/api/v1/characters/{c}/training/cancel", None),
+        ("delete", f"/api/v1/characters/{c}", None),
     ]
     in_body = [
         ("get", "/api/v1/generations", {"shot_id": s}),
@@ -93,22 +95,30 @@ def test_another_teams_ids_are_404_on_every_endpoint(api, other) -> None:
         ("post", "/api/v1/credits/estimate", SMALL | {"type": "restyle", "source_generation_id": g}),
     ]  # fmt: skip
     for method, path, data in by_path + in_body:
-        response = api.get(path, data) if method == "get" else api.post(path, data)
+        if method == "get":
+            response = api.get(path, data)
+        elif method == "delete":
+            response = api.delete(path)
+        else:
+            response = api.post(path, data)
         assert response.status_code == 404, (method, path, data, response.content)
         assert response["Content-Type"] == "application/problem+json"
-    # Every endpoint that takes an id in its path is among those tried.
+    # Every endpoint (method and path) that takes an id in its path is among those tried.
     templates = {
-        re.sub(r"\{[^}]+\}", "{}", path) for path in ninja_api.get_openapi_schema()["paths"]
+        (method, re.sub(r"\{[^}]+\}", "{}", path))
+        for path, operations in ninja_api.get_openapi_schema()["paths"].items()
+        for method in operations
     }
-    tried = {re.sub(r"/\d+", "/{}", path) for _, path, _ in by_path}
-    tried = {t.replace("/files/video", "/files/{}") for t in tried}
-    assert {t for t in templates if "{}" in t} <= tried
+    tried = {(method, re.sub(r"/\d+", "/{}", path)) for method, path, _ in by_path}
+    tried = {(m, t.replace("/files/video", "/files/{}")) for m, t in tried}
+    assert {(m, t) for m, t in templates if "{}" in t} <= tried
     # Nothing of the other team's moved, and nothing was made for this one.
     assert RenderJob.objects.get(pk=g).state == RenderJob.State.SUCCEEDED
     assert not RenderJob.objects.filter(team=api.team).exists()
     assert StoryboardExport.objects.filter(project_id=p).count() == 1
     assert Shot.objects.filter(project_id=p).count() == 1
     assert character.adapters.get().state == "queued"
+    assert Character.objects.filter(pk=c).exists()
 
 
 def test_no_key_an_unknown_key_and_a_revoked_key_are_401(api) -> None:

@@ -11,6 +11,7 @@ import pytest
 import torch
 
 from generation.backends.base import (
+    Adapter,
     BackendRequest,
     BackendSettings,
     UnsupportedRequest,
@@ -163,26 +164,58 @@ def test_a_character_adapter_trains_loads_for_a_job_and_leaves_the_model_as_it_w
     request = BackendRequest("Mara, a red-haired pilot", **FAST)
     plain = builtin.generate(request).frames
     with_adapter = builtin.generate(
-        BackendRequest("Mara, a red-haired pilot", lora_dir=folder, **FAST)
+        BackendRequest("Mara, a red-haired pilot", adapters=(Adapter(folder),), **FAST)
     )
     assert not torch.equal(plain, with_adapter.frames)
-    assert with_adapter.metadata["lora"]["rank"] == 2 and with_adapter.metadata["lora"]["applied"]
+    [lora] = with_adapter.metadata["loras"]
+    assert lora["rank"] == 2 and lora["applied"]
     off = builtin.generate(
-        BackendRequest("Mara, a red-haired pilot", lora_dir=folder, lora_scale=0.0, **FAST)
+        BackendRequest("Mara, a red-haired pilot", adapters=(Adapter(folder, 0.0),), **FAST)
     ).frames
     assert torch.equal(plain, off)
     assert not lora_layers(keyframe) and all(
         torch.equal(before[k], v) for k, v in keyframe.state_dict().items()
     )
     with pytest.raises(SamplingCancelled):
-        builtin.generate(BackendRequest("Mara", lora_dir=folder, **FAST), is_cancelled=lambda: True)
+        builtin.generate(
+            BackendRequest("Mara", adapters=(Adapter(folder),), **FAST), is_cancelled=lambda: True
+        )
     assert not lora_layers(keyframe)
+
+
+def test_two_characters_apply_both_adapters_each_at_its_scale_and_leave_the_model_as_it_was(
+    jittered: BuiltinBackend, image, other_image, tmp_path: Path
+):
+    builtin = jittered
+    keyframe = builtin.pipeline().keyframe
+    before = _weights(keyframe)
+    options = {"steps": 3, "rank": 2, "learning_rate": 5e-2}
+    mara = builtin.train_character([image], "Mara", tmp_path / "mara", **options)
+    nell = builtin.train_character([other_image], "Nell", tmp_path / "nell", seed=1, **options)
+
+    def render(*adapters: Adapter) -> torch.Tensor:
+        return builtin.generate(BackendRequest("Mara and Nell", adapters=adapters, **FAST)).frames
+
+    only_mara, only_nell = render(Adapter(mara)), render(Adapter(nell))
+    both = builtin.generate(
+        BackendRequest("Mara and Nell", adapters=(Adapter(mara), Adapter(nell, 0.5)), **FAST)
+    )
+    assert not torch.equal(both.frames, only_mara) and not torch.equal(both.frames, only_nell)
+    assert [(lora["path"], lora["scale"]) for lora in both.metadata["loras"]] == [
+        (str(mara), 1.0),
+        (str(nell), 0.5),
+    ]
+    # Each adapter keeps its own scale: Nell at full weight is another take.
+    assert not torch.equal(render(Adapter(mara), Adapter(nell)), both.frames)
+    assert torch.equal(render(Adapter(mara), Adapter(nell, 0.5)), both.frames)
+    assert not lora_layers(keyframe)
+    assert all(torch.equal(before[k], v) for k, v in keyframe.state_dict().items())
 
 
 def test_an_adapter_trained_for_another_backend_is_refused(builtin: BuiltinBackend, tmp_path):
     (tmp_path / "adapter.json").write_text('{"backend": "wan2.1-1.3b"}')
     with pytest.raises(UnsupportedRequest, match=r"trained for wan2\.1-1\.3b"):
-        builtin.generate(BackendRequest("Mara", lora_dir=tmp_path, **FAST))
+        builtin.generate(BackendRequest("Mara", adapters=(Adapter(tmp_path),), **FAST))
 
 
 def test_cancelling_a_training_writes_nothing(builtin: BuiltinBackend, image, tmp_path: Path):

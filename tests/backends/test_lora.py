@@ -9,7 +9,7 @@ import torch
 from safetensors.torch import load_file
 
 from generation.backends import lora
-from generation.backends.base import BackendRequest
+from generation.backends.base import Adapter, BackendRequest
 from generation.backends.catalog import BACKENDS
 from generation.backends.ltx import LTXBackend
 from generation.backends.wan import WanBackend
@@ -65,15 +65,38 @@ def test_train_save_load_unload_leaves_the_base_bit_identical(models_dir: Path, 
     b = [v for k, v in saved.items() if "lora_B" in k]
     assert b and any(v.abs().sum() > 0 for v in b)  # trained away from its zero start
 
-    with_adapter = backend.generate(
-        BackendRequest("Mara walking", seed=5, lora_dir=folder, **SMALL)
-    )
+    mara = BackendRequest("Mara walking", seed=5, adapters=(Adapter(folder),), **SMALL)
+    with_adapter = backend.generate(mara)
     assert not torch.equal(with_adapter.frames, plain)
-    assert with_adapter.metadata["lora"]["prompt"] == "Mara, a red-haired pilot"
-    again = backend.generate(BackendRequest("Mara walking", seed=5, lora_dir=folder, **SMALL))
+    assert with_adapter.metadata["loras"][0]["prompt"] == "Mara, a red-haired pilot"
+    again = backend.generate(mara)
     assert torch.equal(again.frames, with_adapter.frames)  # reloads reproduce exactly
+    _assert_same(before, transformer)
+
+    # A second character: both adapters apply together, each at its own weight.
+    nell = backend.train_character(
+        _references(1), "Nell", tmp_path / "nell", steps=4, rank=4, learning_rate=1e-2, seed=1
+    )
+    only_nell = backend.generate(
+        BackendRequest("Mara walking", seed=5, adapters=(Adapter(nell),), **SMALL)
+    ).frames
+    pair = (Adapter(folder), Adapter(nell, 0.5))
+    both = backend.generate(BackendRequest("Mara walking", seed=5, adapters=pair, **SMALL))
+    assert not torch.equal(both.frames, with_adapter.frames)
+    assert not torch.equal(both.frames, only_nell)
+    assert [(d["prompt"], d["scale"]) for d in both.metadata["loras"]] == [
+        ("Mara, a red-haired pilot", 1.0),
+        ("Nell", 0.5),
+    ]
+    # Nell at weight 0 adds nothing to Mara's take.
+    muted = (Adapter(folder), Adapter(nell, 0.0))
+    assert torch.equal(
+        backend.generate(BackendRequest("Mara walking", seed=5, adapters=muted, **SMALL)).frames,
+        with_adapter.frames,
+    )
 
     _assert_same(before, transformer)
+    assert not getattr(transformer, "peft_config", None)
     assert torch.equal(backend.generate(request).frames, plain)
 
 
@@ -83,7 +106,7 @@ def test_an_adapter_at_scale_zero_changes_nothing(models_dir: Path, tmp_path: Pa
         _references(1), "Mara", tmp_path / "a", steps=3, rank=4, learning_rate=1e-2
     )
     plain = backend.generate(BackendRequest("Mara", **SMALL)).frames
-    off = backend.generate(BackendRequest("Mara", lora_dir=folder, lora_scale=0.0, **SMALL)).frames
+    off = backend.generate(BackendRequest("Mara", adapters=(Adapter(folder, 0.0),), **SMALL)).frames
     assert torch.equal(plain, off)
 
 
@@ -93,7 +116,7 @@ def test_the_adapter_reaches_every_stage_and_is_removed_on_cancel(models_dir: Pa
         _references(1), "Mara", tmp_path / "a", steps=3, rank=4, learning_rate=1e-2
     )
     camera = CameraSpec(moves=(CameraMove.make("truck", "left"),))
-    request = BackendRequest("Mara", camera=camera, lora_dir=folder, **SMALL)
+    request = BackendRequest("Mara", camera=camera, adapters=(Adapter(folder),), **SMALL)
     vace = backend.pipe("vace", backend.stages(request, "geometry")[-1].pipeline).transformer
     before = _weights(vace)
     result = backend.generate(request)
@@ -132,6 +155,6 @@ def test_ltx_adapter_trains_and_loads(models_dir: Path, tmp_path: Path):
         _references(), "Mara", tmp_path / "m", steps=4, rank=4, learning_rate=1e-2
     )
     plain = backend.generate(BackendRequest("Mara", **SMALL)).frames
-    styled = backend.generate(BackendRequest("Mara", lora_dir=folder, **SMALL)).frames
+    styled = backend.generate(BackendRequest("Mara", adapters=(Adapter(folder),), **SMALL)).frames
     assert not torch.equal(plain, styled)
     _assert_same(before, transformer)

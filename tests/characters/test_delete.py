@@ -1,6 +1,7 @@
 """Deleting a character: by whoever locked it or the team's owners and admins, after typing
 its name; refused while it trains; its references and adapter folders leave the disk; takes
-made with it keep their recipes, and re-rendering one says the character is gone."""
+made with it keep their recipes, re-rendering one says the character is gone, and a take still
+queued with it fails naming it, refunded in full."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from accounts.models import Membership, Role
 from billing import ledger
 from characters import lifecycle
 from characters.models import Character, CharacterAdapter, CharacterReference
+from generation import execution
 from generation.models import RenderJob
 from storyboards import services as storyboards
 from storyboards.models import Shot
@@ -144,3 +146,30 @@ def test_a_take_made_with_a_deleted_character_keeps_its_recipe_and_says_so_on_re
         reverse("take_promote", args=[shot.pk, take.pk]), {"quality": "standard"}
     )
     assert "deleted since" in _said(response)[-1] and RenderJob.objects.count() == 1
+
+
+def test_a_queued_take_whose_character_is_deleted_fails_naming_it_refunded_in_full(
+    pro_team, locked
+) -> None:
+    team, owner, client = pro_team
+    project = storyboards.project_create(team=team, user=owner, name="Pilot")
+    mara, nell = locked("Mara"), locked("Nell", (30, 30, 200))
+    before = ledger.balance(team).available
+    client.post(
+        reverse("shot_new", args=[project.pk]),
+        COMPOSER | {"prompt": "@Mara meets @Nell", "idempotency_key": "gone"},
+    )
+    take = RenderJob.objects.get()
+    assert take.state == RenderJob.State.QUEUED and ledger.balance(team).available < before
+    assert _delete(client, nell).url == reverse("character_list")
+
+    assert execution.render_job_execute(take.pk) == RenderJob.State.FAILED
+    take.refresh_from_db()
+    assert take.error_message == (
+        f"@Nell was deleted before this take rendered. "
+        f"Your {take.reservation.credits} credits were refunded."
+    )
+    assert not take.artifacts.exists() and Path(mara.current_adapter.path).is_dir()
+    account = ledger.balance(team)
+    assert account.available == before and account.held == 0
+    assert ledger.check_ledger() == []

@@ -69,7 +69,7 @@ def test_at_name_puts_the_adapter_in_the_recipe_and_the_render_applies_it(
     with job.artifacts.get(kind=Artifact.Kind.RECIPE).file.open("rb") as fh:
         ran = json.load(fh)
     # The engine loaded the adapter this version trained.
-    assert ran["backend_metadata"]["lora"]["path"] == adapter.path
+    assert [lora["path"] for lora in ran["backend_metadata"]["loras"]] == [adapter.path]
     assert ran["adapters"][0]["sha256"] == adapter.sha256
 
 
@@ -114,7 +114,9 @@ def test_a_character_still_training_cannot_be_used_yet(pro_team, project) -> Non
     assert not RenderJob.objects.exists() and ledger.balance(team).available == before
 
 
-def test_two_characters_one_adapter_applied_and_a_third_refused(pro_team, project, locked) -> None:
+def test_two_characters_apply_both_adapters_and_a_third_is_refused(
+    pro_team, project, locked
+) -> None:
     team, _, client = pro_team
     mara, nell, _ = locked("Mara"), locked("Nell", (30, 30, 200)), locked("Ozzy", (0, 200, 0))
     client.post(
@@ -125,9 +127,18 @@ def test_two_characters_one_adapter_applied_and_a_third_refused(pro_team, projec
     job = RenderJob.objects.get(team=team)
     assert [(c["name"], c["applied"]) for c in job.recipe["characters"]] == [
         ("Mara", True),
-        ("Nell", False),
+        ("Nell", True),
     ]
-    assert [a["sha256"] for a in job.recipe["adapters"]] == [mara.current_adapter.sha256]
+    adapters = [mara.current_adapter, nell.current_adapter]
+    assert [a["sha256"] for a in job.recipe["adapters"]] == [a.sha256 for a in adapters]
+    assert execution.render_job_execute(job.pk) == RenderJob.State.SUCCEEDED
+    job.refresh_from_db()
+    with job.artifacts.get(kind=Artifact.Kind.RECIPE).file.open("rb") as fh:
+        ran = json.load(fh)
+    # The engine loaded both versions' adapters, each at its scale.
+    assert [(lora["path"], lora["scale"]) for lora in ran["backend_metadata"]["loras"]] == [
+        (a.path, 1.0) for a in adapters
+    ]
     assert list(Shot.objects.get().characters.all()) == [nell]
     response = client.post(
         reverse("shot_new", args=[project.pk]),

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import json
+
 import pytest
 import torch
 
@@ -7,6 +9,7 @@ from generation.engine.lora import (
     LoRALinear,
     inject_lora,
     load_lora,
+    load_loras,
     lora_layers,
     lora_parameters,
     merge_lora,
@@ -118,3 +121,65 @@ def test_loading_a_missing_file_is_a_clear_error(tmp_path):
     model, _ = _model_and_inputs()
     with pytest.raises(FileNotFoundError, match="not found"):
         load_lora(model, tmp_path / "nope.safetensors")
+
+
+def _saved(tmp_path, name: str, seed: int, targets: tuple[str, ...]):
+    model, _ = _model_and_inputs()
+    inject_lora(model, rank=2 + seed % 2, alpha=4, targets=targets)
+    gen = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for layer in lora_layers(model).values():
+            layer.lora_b.copy_(torch.randn(layer.lora_b.shape, generator=gen) * 0.1)
+    return save_lora(model, tmp_path / f"{name}.safetensors")
+
+
+def _layers(path) -> list[str]:
+    return json.loads(read_lora_metadata(path)["layers"])
+
+
+def _state(model: torch.nn.Module) -> dict[str, torch.Tensor]:
+    return {k: v.clone() for k, v in model.state_dict().items()}
+
+
+def test_two_adapters_add_their_updates_at_their_own_weights_and_come_off_bit_exactly(tmp_path):
+    mara = _saved(tmp_path, "mara", seed=3, targets=("q", "k", "v", "cross_out"))
+    nell = _saved(tmp_path, "nell", seed=4, targets=("qkv", "out", "q"))
+    model, inputs = _model_and_inputs()
+    before = _state(model)
+    base = model(*inputs)
+
+    names = load_loras(model, [(mara, 1.0), (nell, 0.5)])
+    # Layers of either adapter are adapted; one both adapt sums both updates.
+    assert names == sorted(set(_layers(mara)) | set(_layers(nell)))
+    shared = next(n for n in names if n.endswith(".q"))
+    layer = model.get_submodule(shared)
+    assert layer.rank == 2 + 3
+    x = torch.randn(3, layer.base.in_features, generator=torch.Generator().manual_seed(9))
+
+    def delta(path, name: str) -> torch.Tensor:
+        """One adapter's update of layer `name` on `x`, as load_lora applies it."""
+        probe, _ = _model_and_inputs()
+        load_lora(probe, path)
+        return probe.get_submodule(name)(x) - probe.get_submodule(name).base(x)
+
+    expected = layer.base(x) + delta(mara, shared) + 0.5 * delta(nell, shared)
+    torch.testing.assert_close(layer(x), expected, atol=1e-5, rtol=1e-5)
+    both = model(*inputs)
+    assert not torch.allclose(both, base, atol=1e-4)
+    with pytest.raises(RuntimeError, match="remove the model's adapters"):
+        load_loras(model, [(mara, 1.0)])
+
+    remove_lora(model)
+    assert lora_layers(model) == {}
+    after = model.state_dict()
+    assert list(after) == list(before)
+    assert all(torch.equal(before[k], after[k]) for k in before)  # bit for bit
+    assert torch.equal(model(*inputs), base)
+
+
+def test_loading_two_adapters_one_missing_changes_nothing(tmp_path):
+    mara = _saved(tmp_path, "mara", seed=3, targets=("q",))
+    model, _ = _model_and_inputs()
+    with pytest.raises(FileNotFoundError, match="not found"):
+        load_loras(model, [(mara, 1.0), (tmp_path / "gone.safetensors", 1.0)])
+    assert lora_layers(model) == {}

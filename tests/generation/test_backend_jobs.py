@@ -291,9 +291,9 @@ def test_a_character_adapter_trains_on_the_worker_and_a_job_renders_with_it(
     assert execution.render_job_execute(job.pk) == State.SUCCEEDED
     job.refresh_from_db()
     ran = _recipe(job)["backend_metadata"]
-    assert ran["lora"] == {
+    assert ran["loras"] == [{
         "path": str(folder), "scale": 1.0, "prompt": "Mara, a red-haired pilot", "rank": 4,
-    }  # fmt: skip
+    }]  # fmt: skip
     assert _recipe(job)["native"]["frames_sha256"] != _recipe(plain)["native"]["frames_sha256"]
     # The job loaded the adapter and took it out again: the base weights are as they were.
     assert all(torch.equal(weights[k], v) for k, v in transformer.state_dict().items())
