@@ -1,3 +1,5 @@
+from __future__ import annotations
+
 import torch
 
 from generation.engine.colour_probe import absent_colours, colour_probe, named_colours
