@@ -6,7 +6,6 @@ adapter's credits.
 
 from __future__ import annotations
 
-import functools
 import logging
 import shutil
 from collections.abc import Sequence
@@ -167,21 +166,14 @@ def adapter_folder(adapter: CharacterAdapter) -> Path:
     return character_folder(adapter.character) / f"adapter-v{adapter.version}"
 
 
-def _requeue_lapsed(adapter: CharacterAdapter) -> bool:
-    if not leases.retries_left(adapter):
-        return False
+def _requeue_lapsed(adapter: CharacterAdapter) -> None:
     _transition(adapter, State.QUEUED, worker="", progress_step=0, eta_s=None)
-    transaction.on_commit(functools.partial(queue.adapter_enqueue, adapter))
-    return True
 
 
 def _fail_lapsed(adapter: CharacterAdapter) -> None:
-    credits = adapter.reservation.credits
+    said = "The worker training this character stopped responding."
     _close(
-        adapter,
-        State.FAILED,
-        "The worker training this character stopped responding. "
-        f"Your {credits} credits were refunded.",
+        adapter, State.FAILED, f"{said} Your {adapter.reservation.credits} credits were refunded."
     )
 
 
@@ -189,10 +181,11 @@ ADAPTERS = leases.Lease(
     objects=CharacterAdapter.objects,
     running=(State.TRAINING,),
     lock=_lock,
-    requeue=_requeue_lapsed,
     fail=_fail_lapsed,
     log=log,
     said="character reaper: requeued %(requeued)s, failed %(failed)s, re-enqueued %(reenqueued)s",
+    requeue=_requeue_lapsed,
+    may_requeue=leases.retries_left,
     heartbeat=leases.last_beat,
     # Its half-written folders go: none was ever ready, so no render used them.
     abandon=discard_partial,

@@ -10,6 +10,7 @@ row lock, the order and the report are decided here once.
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import socket
@@ -52,11 +53,6 @@ class Retried(Leased, Protocol):
 R = TypeVar("R", bound=Leased)
 
 
-def never(row: Leased) -> bool:
-    """The ``requeue`` of work that never runs again: it fails at once."""
-    return False
-
-
 def last_beat(row: Retried) -> datetime | None:
     return row.heartbeat_at
 
@@ -76,8 +72,9 @@ class Lease(Generic[R]):
             ``heartbeat_at`` where ``heartbeat`` is given, ``queued_at`` where ``enqueue`` is.
         running: the states in which a worker holds the row.
         lock: the row under ``select_for_update``.
-        requeue: puts a lapsed row back in the queue and says True, or says False when it
-            may not run again (then it is failed).
+        requeue: moves a lapsed row back to its queued state; the reaper then hands it to the
+            broker on commit. None: the work never runs again and is failed at once.
+        may_requeue: whether a lapsed row may run again (``retries_left``); else it fails.
         fail: ends a lapsed row for good: its final state, the refund, the user's sentence.
         log: the kind's logger; ``said`` is its line, with ``%(requeued)s``, ``%(failed)s``
             and ``%(reenqueued)s`` standing for the report.
@@ -91,10 +88,11 @@ class Lease(Generic[R]):
     objects: models.Manager[Any]
     running: tuple[str, ...]
     lock: Callable[[int], R | None]
-    requeue: Callable[[R], bool]
     fail: Callable[[R], None]
     log: logging.Logger
     said: str
+    requeue: Callable[[R], object] | None = None
+    may_requeue: Callable[[R], bool] | None = None
     heartbeat: Callable[[R], datetime | None] | None = None
     abandon: Callable[[R], None] | None = None
     queued: str = ""
@@ -158,7 +156,8 @@ def reap(
                 continue  # it reported meanwhile
             if lease.abandon is not None:
                 lease.abandon(row)
-            if lease.requeue(row):
+            if _may_requeue(lease, row):
+                _requeue(lease, row)
                 report.requeued.append(row.pk)
             else:
                 lease.fail(row)
@@ -183,6 +182,17 @@ def _lapsed(lease: Lease[R], row: R, cutoff: datetime) -> bool:
         return False
     beat = lease.heartbeat(row)
     return beat is None or beat < cutoff
+
+
+def _may_requeue(lease: Lease[R], row: R) -> bool:
+    return lease.requeue is not None and (lease.may_requeue is None or lease.may_requeue(row))
+
+
+def _requeue(lease: Lease[R], row: R) -> None:
+    assert lease.requeue is not None
+    lease.requeue(row)
+    if lease.enqueue is not None:
+        transaction.on_commit(functools.partial(lease.enqueue, row))
 
 
 def resend_queued(lease: Lease[R], *, exclude: Sequence[int] = ()) -> list[int]:

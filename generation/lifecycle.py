@@ -5,7 +5,6 @@ machine under a row lock, and every exit from it settles or releases the job's c
 
 from __future__ import annotations
 
-import functools
 import logging
 from collections.abc import Callable
 from datetime import datetime
@@ -157,31 +156,24 @@ def render_job_succeed(
 # --- Crash safety -----------------------------------------------------------------------------
 
 
-def _requeue_lapsed(job: RenderJob) -> bool:
-    if not leases.retries_left(job):
-        return False
+def _requeue_lapsed(job: RenderJob) -> None:
     _transition(job, State.QUEUED, worker="", progress_step=0, eta_s=None)
-    transaction.on_commit(functools.partial(queue.render_job_enqueue, job))
-    return True
 
 
 def _fail_lapsed(job: RenderJob) -> None:
-    credits = job.reservation.credits
-    _close(
-        job,
-        State.FAILED,
-        f"The worker rendering this shot stopped responding. Your {credits} credits were refunded.",
-    )
+    said = "The worker rendering this shot stopped responding."
+    _close(job, State.FAILED, f"{said} Your {job.reservation.credits} credits were refunded.")
 
 
 RENDER_JOBS = leases.Lease(
     objects=RenderJob.objects,
     running=(State.RUNNING, State.ENCODING),
     lock=_lock,
-    requeue=_requeue_lapsed,
     fail=_fail_lapsed,
     log=log,
     said="reaper: requeued %(requeued)s, failed %(failed)s, re-enqueued %(reenqueued)s",
+    requeue=_requeue_lapsed,
+    may_requeue=leases.retries_left,
     heartbeat=leases.last_beat,
     queued=State.QUEUED,
     enqueue=queue.render_job_enqueue,

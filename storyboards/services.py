@@ -756,8 +756,8 @@ EXPORTS = leases.Lease(
     objects=StoryboardExport.objects,
     running=(StoryboardExport.State.RUNNING,),
     lock=_export_lock,
-    # Never run again: its files were never stored; the page and the API say to export again.
-    requeue=leases.never,
+    # No requeue: an export never runs again. Its files were never stored; the page and the
+    # API say to export again.
     fail=_export_fail_lapsed,
     log=log,
     said="reaper: failed exports %(failed)s, their worker is gone",
