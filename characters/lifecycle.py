@@ -6,24 +6,22 @@ adapter's credits.
 
 from __future__ import annotations
 
-import functools
 import logging
 import shutil
 from collections.abc import Sequence
-from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 
 from django.conf import settings
 from django.core.files.storage import default_storage
 from django.db import transaction
-from django.db.models import Q
 from django.utils import timezone
 
 from billing import ledger
 from characters import progress, queue
 from characters.models import Character, CharacterAdapter
-from generation.lifecycle import worker_gone
+from generation import leases
+from generation.leases import ReapReport
 
 log = logging.getLogger(__name__)
 State = CharacterAdapter.State
@@ -139,13 +137,6 @@ def adapter_succeed(
 # --- crash safety -----------------------------------------------------------------------------
 
 
-@dataclass
-class ReapReport:
-    requeued: list[int] = field(default_factory=list)
-    failed: list[int] = field(default_factory=list)
-    reenqueued: list[int] = field(default_factory=list)
-
-
 def discard_partial(adapter: CharacterAdapter) -> None:
     """Remove what a dead worker left of this version's folders: nothing ready uses them."""
     final = adapter_folder(adapter)
@@ -175,65 +166,46 @@ def adapter_folder(adapter: CharacterAdapter) -> Path:
     return character_folder(adapter.character) / f"adapter-v{adapter.version}"
 
 
+def _requeue_lapsed(adapter: CharacterAdapter) -> None:
+    _transition(adapter, State.QUEUED, worker="", progress_step=0, eta_s=None)
+
+
+def _fail_lapsed(adapter: CharacterAdapter) -> None:
+    said = "The worker training this character stopped responding."
+    _close(
+        adapter, State.FAILED, f"{said} Your {adapter.reservation.credits} credits were refunded."
+    )
+
+
+ADAPTERS = leases.Lease(
+    objects=CharacterAdapter.objects,
+    running=(State.TRAINING,),
+    lock=_lock,
+    fail=_fail_lapsed,
+    log=log,
+    said="character reaper: requeued %(requeued)s, failed %(failed)s, re-enqueued %(reenqueued)s",
+    requeue=_requeue_lapsed,
+    may_requeue=leases.retries_left,
+    heartbeat=leases.last_beat,
+    # Its half-written folders go: none was ever ready, so no render used them.
+    abandon=discard_partial,
+    queued=State.QUEUED,
+    enqueue=queue.adapter_enqueue,
+)
+
+
 def adapters_reap(*, now: datetime | None = None, stale_after_s: float | None = None) -> ReapReport:
     """Training adapters whose worker stopped reporting, or whose process on this machine is
     gone: trained again once, else failed and refunded. Their half-written folders are
     removed; none was ever ready, so no render used them."""
-    now = now or timezone.now()
-    stale_after_s = stale_after_s or settings.RENDER_STALE_AFTER_S
-    cutoff = now - timedelta(seconds=stale_after_s)
-    report = ReapReport()
-    training = CharacterAdapter.objects.filter(state=State.TRAINING)
-    stale = set(training.filter(heartbeat_at__lt=cutoff).values_list("pk", flat=True))
-    dead = {pk for pk, worker in training.values_list("pk", "worker") if worker_gone(worker)}
-    for adapter_id in sorted(stale | dead):
-        with transaction.atomic():
-            adapter = _lock(adapter_id)
-            if adapter.state != State.TRAINING:
-                continue
-            fresh = adapter.heartbeat_at is not None and adapter.heartbeat_at >= cutoff
-            if fresh and not worker_gone(adapter.worker):
-                continue
-            discard_partial(adapter)
-            if adapter.attempts < settings.RENDER_MAX_ATTEMPTS and not adapter.cancel_requested:
-                _transition(adapter, State.QUEUED, worker="", progress_step=0, eta_s=None)
-                transaction.on_commit(functools.partial(queue.adapter_enqueue, adapter))
-                report.requeued.append(adapter.pk)
-            else:
-                credits = adapter.reservation.credits
-                _close(
-                    adapter,
-                    State.FAILED,
-                    "The worker training this character stopped responding. "
-                    f"Your {credits} credits were refunded.",
-                )
-                report.failed.append(adapter.pk)
-    # Queued trainings the broker may never have received (an outage at lock time, or an
-    # embedded Redis restart): hand them over again. A second message is harmless.
-    waiting = CharacterAdapter.objects.filter(state=State.QUEUED).filter(
-        Q(queued_at__isnull=True)
-        | Q(queued_at__lt=now - timedelta(seconds=settings.RENDER_REQUEUE_AFTER_S))
+    return leases.reap(
+        ADAPTERS, now=now, stale_after_s=stale_after_s or settings.RENDER_STALE_AFTER_S
     )
-    for adapter in waiting:
-        if queue.adapter_enqueue(adapter):
-            report.reenqueued.append(adapter.pk)
-    if report.requeued or report.failed or report.reenqueued:
-        log.warning(
-            "character reaper: requeued %s, failed %s, re-enqueued %s",
-            report.requeued,
-            report.failed,
-            report.reenqueued,
-        )
-    return report
 
 
 def adapters_recover_at_start(*, sole_worker_pool: bool) -> ReapReport:
     """Run when a stack starts, as render jobs' recovery is: with ``sole_worker_pool`` every
     training adapter is an orphan of the last shutdown; queued ones are sent again."""
-    report = adapters_reap(stale_after_s=1e-6 if sole_worker_pool else None)
-    for adapter in CharacterAdapter.objects.filter(state=State.QUEUED).exclude(
-        pk__in=report.requeued + report.reenqueued
-    ):
-        if queue.adapter_enqueue(adapter):
-            report.reenqueued.append(adapter.pk)
+    report = adapters_reap(stale_after_s=leases.ORPHANED_AFTER_S if sole_worker_pool else None)
+    report.reenqueued += leases.resend_queued(ADAPTERS, exclude=report.requeued + report.reenqueued)
     return report

@@ -5,23 +5,18 @@ machine under a row lock, and every exit from it settles or releases the job's c
 
 from __future__ import annotations
 
-import functools
 import logging
-import os
-import socket
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from datetime import datetime, timedelta
-from pathlib import Path
+from datetime import datetime
 from typing import Any
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Q
 from django.utils import timezone
 
 from billing import ledger
-from generation import documents, events, progress, queue
+from generation import documents, events, leases, progress, queue
+from generation.leases import ReapReport
 from generation.models import RenderJob
 
 log = logging.getLogger(__name__)
@@ -161,29 +156,28 @@ def render_job_succeed(
 # --- Crash safety -----------------------------------------------------------------------------
 
 
-@dataclass
-class ReapReport:
-    requeued: list[int] = field(default_factory=list)
-    failed: list[int] = field(default_factory=list)
-    reenqueued: list[int] = field(default_factory=list)
+def _requeue_lapsed(job: RenderJob) -> None:
+    _transition(job, State.QUEUED, worker="", progress_step=0, eta_s=None)
 
 
-def worker_gone(worker: str) -> bool:
-    """Whether ``worker`` ("host:pid", as ``execution.worker_name`` writes it) is a process
-    of this machine that no longer runs. Another machine's worker is never judged here."""
-    host, _, pid = worker.rpartition(":")
-    if host != socket.gethostname() or not pid.isdigit():
-        return False
-    try:
-        os.kill(int(pid), 0)
-    except ProcessLookupError:
-        return True
-    except PermissionError:  # alive, another user's
-        return False
-    try:  # a zombie (killed, not yet reaped by its pool's parent) is gone too
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z"
-    except (OSError, IndexError):
-        return False
+def _fail_lapsed(job: RenderJob) -> None:
+    said = "The worker rendering this shot stopped responding."
+    _close(job, State.FAILED, f"{said} Your {job.reservation.credits} credits were refunded.")
+
+
+RENDER_JOBS = leases.Lease(
+    objects=RenderJob.objects,
+    running=(State.RUNNING, State.ENCODING),
+    lock=_lock,
+    fail=_fail_lapsed,
+    log=log,
+    said="reaper: requeued %(requeued)s, failed %(failed)s, re-enqueued %(reenqueued)s",
+    requeue=_requeue_lapsed,
+    may_requeue=leases.retries_left,
+    heartbeat=leases.last_beat,
+    queued=State.QUEUED,
+    enqueue=queue.render_job_enqueue,
+)
 
 
 def render_jobs_reap(
@@ -192,54 +186,9 @@ def render_jobs_reap(
     """Find running jobs whose worker stopped reporting, or whose worker process on this
     machine is gone; re-run them once, else fail and refund. Safe to run from any number
     of processes at once."""
-    now = now or timezone.now()
-    stale_after_s = stale_after_s or settings.RENDER_STALE_AFTER_S
-    cutoff = now - timedelta(seconds=stale_after_s)
-    report = ReapReport()
-    active = RenderJob.objects.filter(state__in=[State.RUNNING, State.ENCODING])
-    stale = set(active.filter(heartbeat_at__lt=cutoff).values_list("pk", flat=True))
-    # A job whose pool process on this machine is gone (killed, out of memory) need not
-    # wait for its heartbeat to go stale: it is re-run at this reaper pass.
-    local = active.filter(worker__startswith=f"{socket.gethostname()}:")
-    dead = {pk for pk, worker in local.values_list("pk", "worker") if worker_gone(worker)}
-    for job_id in sorted(stale | dead):
-        with transaction.atomic():
-            job = _lock(job_id)
-            fresh = job.heartbeat_at is not None and job.heartbeat_at >= cutoff
-            if job.state not in (State.RUNNING, State.ENCODING):
-                continue  # another reaper got it
-            if fresh and not worker_gone(job.worker):
-                continue  # it reported meanwhile
-            if job.attempts < settings.RENDER_MAX_ATTEMPTS and not job.cancel_requested:
-                _transition(job, State.QUEUED, worker="", progress_step=0, eta_s=None)
-                transaction.on_commit(functools.partial(queue.render_job_enqueue, job))
-                report.requeued.append(job.pk)
-            else:
-                credits = job.reservation.credits
-                _close(
-                    job,
-                    State.FAILED,
-                    "The worker rendering this shot stopped responding. "
-                    f"Your {credits} credits were refunded.",
-                )
-                report.failed.append(job.pk)
-    # Queued jobs the broker may never have received (an outage at submit time, or an
-    # embedded Redis restart): hand them over again. A second message is harmless.
-    waiting = RenderJob.objects.filter(state=State.QUEUED).filter(
-        Q(queued_at__isnull=True)
-        | Q(queued_at__lt=now - timedelta(seconds=settings.RENDER_REQUEUE_AFTER_S))
+    return leases.reap(
+        RENDER_JOBS, now=now, stale_after_s=stale_after_s or settings.RENDER_STALE_AFTER_S
     )
-    for job in waiting:
-        if queue.render_job_enqueue(job):
-            report.reenqueued.append(job.pk)
-    if report.requeued or report.failed or report.reenqueued:
-        log.warning(
-            "reaper: requeued %s, failed %s, re-enqueued %s",
-            report.requeued,
-            report.failed,
-            report.reenqueued,
-        )
-    return report
 
 
 def render_jobs_requeue_waiting() -> list[int]:
@@ -248,11 +197,7 @@ def render_jobs_requeue_waiting() -> list[int]:
     Harmless when the messages are still there: a job is claimed once, and a second
     delivery of a job that is no longer queued does nothing.
     """
-    return [
-        job.pk
-        for job in RenderJob.objects.filter(state=State.QUEUED)
-        if queue.render_job_enqueue(job)
-    ]
+    return leases.resend_queued(RENDER_JOBS)
 
 
 def render_jobs_recover_at_start(*, sole_worker_pool: bool) -> ReapReport:
@@ -260,6 +205,6 @@ def render_jobs_recover_at_start(*, sole_worker_pool: bool) -> ReapReport:
     workers all start now) no job can really be running, so every running job is an
     orphan of the last shutdown and is reaped at once; otherwise the normal threshold
     applies. Queued jobs are handed to the broker again either way."""
-    report = render_jobs_reap(stale_after_s=1e-6 if sole_worker_pool else None)
+    report = render_jobs_reap(stale_after_s=leases.ORPHANED_AFTER_S if sole_worker_pool else None)
     report.reenqueued = sorted(set(report.reenqueued) | set(render_jobs_requeue_waiting()))
     return report

@@ -24,7 +24,7 @@ from django.utils import timezone
 from accounts.models import Team, User
 from billing import ledger
 from characters import services as characters
-from generation import execution, lifecycle, progress
+from generation import execution, leases, progress
 from generation import requests as render_requests
 from generation import services as render_services
 from generation.models import RenderBatch, RenderJob
@@ -744,28 +744,31 @@ def storyboard_export_execute(export_id: int) -> str:
     return export.state
 
 
+def _export_lock(export_id: int) -> StoryboardExport | None:
+    return StoryboardExport.objects.select_for_update().filter(pk=export_id).first()
+
+
+def _export_fail_lapsed(export: StoryboardExport) -> None:
+    _export_fail(export, "The worker exporting this storyboard stopped: export it again.")
+
+
+EXPORTS = leases.Lease(
+    objects=StoryboardExport.objects,
+    running=(StoryboardExport.State.RUNNING,),
+    lock=_export_lock,
+    # No requeue: an export never runs again. Its files were never stored; the page and the
+    # API say to export again.
+    fail=_export_fail_lapsed,
+    log=log,
+    said="reaper: failed exports %(failed)s, their worker is gone",
+)
+
+
 def storyboard_exports_reap() -> list[int]:
     """Fail the running exports whose worker process on this machine is gone (killed, out of
     memory): nothing else would ever finish them. Their files were never stored; the page
     and the API say to export again. Safe to run from any number of processes at once."""
-    running = StoryboardExport.objects.filter(state=StoryboardExport.State.RUNNING)
-    reaped = []
-    for export_id, worker in running.values_list("pk", "worker"):
-        if not worker or not lifecycle.worker_gone(worker):
-            continue
-        with transaction.atomic():
-            export = (
-                StoryboardExport.objects.select_for_update()
-                .filter(pk=export_id, state=StoryboardExport.State.RUNNING, worker=worker)
-                .first()
-            )
-            if export is None:
-                continue  # another reaper got it
-            _export_fail(export, "The worker exporting this storyboard stopped: export it again.")
-        reaped.append(export_id)
-    if reaped:
-        log.warning("reaper: failed exports %s, their worker is gone", reaped)
-    return reaped
+    return leases.reap(EXPORTS).failed
 
 
 def _export_fail(export: StoryboardExport, message: str) -> None:
