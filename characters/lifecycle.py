@@ -203,6 +203,12 @@ def adapters_reap(*, now: datetime | None = None, stale_after_s: float | None = 
     )
 
 
+def adapters_requeue_waiting() -> list[int]:
+    """Send every queued training again: after an embedded Redis restart the broker is empty
+    (an adapter is claimed once, so a second delivery does nothing)."""
+    return leases.resend_queued(ADAPTERS)
+
+
 def adapters_recover_at_start(*, sole_worker_pool: bool) -> ReapReport:
     """Run when a stack starts, as render jobs' recovery is: with ``sole_worker_pool`` every
     training adapter is an orphan of the last shutdown; queued ones are sent again."""

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any, Generic, Protocol, TypeVar
 
 from django.conf import settings
+from django.core.exceptions import ObjectDoesNotExist
 from django.db import models, transaction
 from django.db.models import Q
 from django.utils import timezone
@@ -71,7 +72,7 @@ class Lease(Generic[R]):
         objects: the model's manager; rows carry ``state`` and ``worker``, and
             ``heartbeat_at`` where ``heartbeat`` is given, ``queued_at`` where ``enqueue`` is.
         running: the states in which a worker holds the row.
-        lock: the row under ``select_for_update``.
+        lock: the row under ``select_for_update`` (DoesNotExist when it was deleted).
         requeue: moves a lapsed row back to its queued state; the reaper then hands it to the
             broker on commit. None: the work never runs again and is failed at once.
         may_requeue: whether a lapsed row may run again (``retries_left``); else it fails.
@@ -87,7 +88,7 @@ class Lease(Generic[R]):
 
     objects: models.Manager[Any]
     running: tuple[str, ...]
-    lock: Callable[[int], R | None]
+    lock: Callable[[int], R]
     fail: Callable[[R], None]
     log: logging.Logger
     said: str
@@ -149,8 +150,11 @@ def reap(
     dead = {pk for pk, worker in local.values_list("pk", "worker") if worker_gone(worker)}
     for pk in sorted(stale | dead):
         with transaction.atomic():
-            row = lease.lock(pk)
-            if row is None or row.state not in lease.running:
+            try:
+                row = lease.lock(pk)
+            except ObjectDoesNotExist:
+                continue  # deleted meanwhile (a character goes with its adapters)
+            if row.state not in lease.running:
                 continue  # another reaper got it
             if not _lapsed(lease, row, cutoff) and not worker_gone(row.worker):
                 continue  # it reported meanwhile

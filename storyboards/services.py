@@ -744,8 +744,8 @@ def storyboard_export_execute(export_id: int) -> str:
     return export.state
 
 
-def _export_lock(export_id: int) -> StoryboardExport | None:
-    return StoryboardExport.objects.select_for_update().filter(pk=export_id).first()
+def _export_lock(export_id: int) -> StoryboardExport:
+    return StoryboardExport.objects.select_for_update().get(pk=export_id)
 
 
 def _export_fail_lapsed(export: StoryboardExport) -> None:

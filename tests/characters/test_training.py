@@ -4,6 +4,7 @@ version in use until the new one is ready."""
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import threading
 from pathlib import Path
@@ -12,11 +13,13 @@ import pytest
 from asgiref.sync import async_to_sync
 from channels.testing import WebsocketCommunicator
 from django.urls import reverse
+from django.utils import timezone
 
 from billing import ledger
 from billing.models import Reservation
 from characters import execution, lifecycle, services
 from characters.models import CharacterAdapter
+from generation import leases
 from generation.uploads import frame_from_bytes
 from studio.asgi import application
 from tests.characters.conftest import png
@@ -164,3 +167,22 @@ def test_a_queued_training_the_broker_lost_is_sent_again(pro_team, settings) -> 
     assert lifecycle.adapters_reap().reenqueued == []  # sent a moment ago: left alone
     # A stack starting alone finds it queued and sends it again, whatever its age.
     assert lifecycle.adapters_recover_at_start(sole_worker_pool=True).reenqueued == [adapter.pk]
+    # A restarted embedded Redis lost every message: the training is sent again at once.
+    assert lifecycle.adapters_requeue_waiting() == [adapter.pk]
+
+
+def test_the_reaper_passes_over_a_training_deleted_while_it_looked(pro_team) -> None:
+    team, owner, _ = pro_team
+    _, adapter = _lock(team, owner)
+    CharacterAdapter.objects.filter(pk=adapter.pk).update(
+        state=State.TRAINING, worker="elsewhere:1", heartbeat_at=timezone.now()
+    )
+    real_lock = lifecycle.ADAPTERS.lock
+
+    def deleted_meanwhile(pk: int) -> CharacterAdapter:
+        CharacterAdapter.objects.filter(pk=pk).delete()
+        return real_lock(pk)
+
+    lease = dataclasses.replace(lifecycle.ADAPTERS, lock=deleted_meanwhile)
+    report = leases.reap(lease, stale_after_s=leases.ORPHANED_AFTER_S)
+    assert report.requeued == [] and report.failed == []

@@ -164,8 +164,8 @@ class Command(BaseCommand):
         sup.wait_for(lambda: _pings(client), timeout_s=timeout, what=f"Redis on {sock}")
 
     def _after_restart(self, sup: Supervisor, child: Child) -> None:
-        """An embedded Redis comes back empty: the messages of queued renders and exports
-        went with it. Send them again (a job or export is claimed once, so a duplicate does
+        """An embedded Redis comes back empty: the messages of queued renders, trainings and
+        exports went with it. Send them again (a job or export is claimed once, so a duplicate does
         nothing), instead of leaving them to the reaper's long re-send period."""
         if child.name != REDIS:
             return
@@ -178,12 +178,13 @@ class Command(BaseCommand):
             time.sleep(0.2)
         try:
             renders = lifecycle.render_jobs_requeue_waiting()
+            trainings = characters_lifecycle.adapters_requeue_waiting()
             exports = storyboard_services.storyboard_exports_requeue_waiting()
         finally:
             connections.close_all()  # the supervisor keeps no database handle
         sup.say(
-            f"Redis restarted empty: {len(renders)} queued renders and {len(exports)} "
-            "queued exports sent again"
+            f"Redis restarted empty: {len(renders)} queued renders, {len(trainings)} queued "
+            f"trainings and {len(exports)} queued exports sent again"
         )
 
     # --- database -----------------------------------------------------------------------
