@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from django.db.models import QuerySet
+from dataclasses import dataclass
+
+from django.db.models import Prefetch, QuerySet
 from django.http import Http404
 
 from accounts.models import Team, User
@@ -16,6 +18,57 @@ def character_list(*, user: User, team: Team) -> QuerySet[Character]:
         .select_related("current_adapter")
         .prefetch_related("references")
     )
+
+
+@dataclass(frozen=True)
+class PickerEntry:
+    """A character as the composer's picker offers it: usable when its current adapter is
+    ready; ``latest`` is its newest version, whose training the picker shows live."""
+
+    character: Character
+    latest: CharacterAdapter | None
+
+    @property
+    def ready(self) -> bool:
+        current = self.character.current_adapter
+        return current is not None and current.state == CharacterAdapter.State.READY
+
+    @property
+    def training(self) -> bool:
+        return self.latest is not None and self.latest.is_active
+
+    @property
+    def version_prefix(self) -> str:
+        """A usable character's retraining is named by its version: renders still use the
+        current one."""
+        return f"v{self.latest.version} " if self.ready and self.latest else ""
+
+    @property
+    def note(self) -> str:
+        """What the chip says beside the name: empty for a ready character with nothing
+        training."""
+        latest = self.latest
+        if latest is None:
+            return "" if self.ready else "no adapter"
+        if latest.is_active:
+            if latest.state == CharacterAdapter.State.QUEUED:
+                return f"{self.version_prefix}queued"
+            return f"{self.version_prefix}training — {latest.percent} %"
+        if self.ready:
+            return ""
+        if latest.state == CharacterAdapter.State.FAILED:
+            return "training failed"
+        return "training cancelled"
+
+
+def character_picker(*, team: Team) -> list[PickerEntry]:
+    """The team's characters for the composer's picker, each with its newest adapter."""
+    characters = Character.objects.filter(team=team).select_related("current_adapter")
+    newest_first = CharacterAdapter.objects.order_by("-version")
+    return [
+        PickerEntry(character=c, latest=next(iter(c.adapters.all()), None))
+        for c in characters.prefetch_related(Prefetch("adapters", queryset=newest_first))
+    ]
 
 
 def character_get(*, user: User, character_id: int | str) -> Character:

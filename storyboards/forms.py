@@ -11,7 +11,7 @@ from django import forms
 
 from accounts.models import Team
 from billing.limits import PlanLimits
-from characters.models import Character
+from characters.selectors import PickerEntry, character_picker
 from generation.engine.camera import CameraSpec
 from generation.forms import CameraForm
 from generation.models import RenderJob
@@ -59,6 +59,24 @@ class PlanSelect(forms.Select):
         if self.ceiling is not None and value not in ("", None) and int(value) > self.ceiling:
             option["attrs"]["disabled"] = True
             option["label"] = f"{option['label']} · upgrade"
+        return option
+
+
+class CharacterPicker(forms.CheckboxSelectMultiple):
+    """Character chips: one without a ready adapter is shown, with what it is waiting for,
+    but cannot be ticked. One the shot already holds stays enabled, so it can be taken off."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.entries: dict[int, PickerEntry] = {}
+
+    def create_option(self, *args: Any, **kwargs: Any) -> dict[str, Any]:
+        option: dict[str, Any] = super().create_option(*args, **kwargs)
+        entry = self.entries.get(int(option["value"]))
+        if entry is not None:
+            option["entry"] = entry
+            if not entry.ready and not option["selected"]:
+                option["attrs"]["disabled"] = True
         return option
 
 
@@ -148,7 +166,7 @@ class ShotForm(CameraForm):
         required=False,
         label="Locked characters",
         help_text="At most two per shot; or write @Name in the prompt.",
-        widget=forms.CheckboxSelectMultiple,
+        widget=CharacterPicker,
     )
     idempotency_key = forms.CharField(required=False, widget=forms.HiddenInput)
 
@@ -164,8 +182,12 @@ class ShotForm(CameraForm):
         limits = PlanLimits.of(team)
         source_field: Any = self.fields["source_job"]
         source_field.choices = [("", "— choose a finished render —"), *(sources or [])]
+        # Every character of the team is a choice, ready or not: the render service refuses
+        # one that is not, in words the creator can act on.
+        self.picker = character_picker(team=team)
         picker: Any = self.fields["characters"]
-        picker.choices = [(c.pk, f"@{c.name}") for c in Character.objects.filter(team=team)]
+        picker.choices = [(e.character.pk, f"@{e.character.name}") for e in self.picker]
+        picker.widget.entries = {e.character.pk: e for e in self.picker}
         self.fields["resolution"].widget = PlanSelect(
             choices=RESOLUTION_CHOICES, ceiling=limits.max_resolution
         )

@@ -24,6 +24,11 @@ urlpatterns = [
         views.composer_estimate,
         name="composer_estimate",
     ),
+    path(
+        "projects/<int:project_id>/shots/characters/",
+        views.composer_characters,
+        name="composer_characters",
+    ),
     path("shots/<int:shot_id>/", views.shot_detail, name="shot_detail"),
     path("shots/<int:shot_id>/edit/", views.shot_edit, name="shot_edit"),
     path("shots/<int:shot_id>/move/", views.shot_move, name="shot_move"),

@@ -335,6 +335,7 @@ def _composer_context(
         "mode_options": render_requests.mode_options(),
         "engine": engine_info(),
         "estimate": _estimate(project, form, shot),
+        "watch": frozenset(),
     }
 
 
@@ -495,6 +496,31 @@ def composer_estimate(request: TeamRequest, project_id: int) -> HttpResponse:
             raise Http404("No such shot.")
     context = {"project": project, "estimate": _estimate(project, form, shot), "form": form}
     return render(request, _hx(request, "storyboards/composer_aid.html", "estimate"), context)
+
+
+def _ids(values: list[str]) -> list[int]:
+    return [int(v) for v in values if v.isdigit()]
+
+
+@login_required
+@require_GET
+def composer_characters(request: TeamRequest, project_id: int) -> HttpResponse:
+    """The composer's character picker, fetched again when a training it shows ends: the
+    chip becomes selectable (or says why not). ``characters`` are the ticked chips, kept
+    ticked; ``watch`` the characters whose training the picker was showing, still shown
+    in their final state. Only the project team's characters are listed."""
+    project = selectors.project_get(user=request.user, project_id=project_id)
+    if not request.htmx:
+        return redirect("shot_new", project_id=project.pk)
+    form = ShotForm(
+        team=project.team, initial={"characters": _ids(request.GET.getlist("characters"))}
+    )
+    context = {
+        "project": project,
+        "form": form,
+        "watch": frozenset(_ids(request.GET.getlist("watch"))),
+    }
+    return render(request, "storyboards/composer.html#character-picker", context)
 
 
 # --- the shot page ----------------------------------------------------------------------------

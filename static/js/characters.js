@@ -1,5 +1,6 @@
-// Locked characters: @Name completion in the composer's prompt, and the shot page's lock
-// (pick a frame of the take, drag a box around the figure). No inline script: CSP is on.
+// Locked characters: @Name completion in the composer's prompt, the composer's picker while a
+// character trains, and the shot page's lock (pick a frame of the take, drag a box around the
+// figure). No inline script: CSP is on.
 (function () {
   "use strict";
 
@@ -19,6 +20,9 @@
     area.setAttribute("aria-controls", list.id);
     area.insertAdjacentElement("afterend", list);
     let active = 0;
+
+    // A training that ends changes who is ready: ask again.
+    document.addEventListener("characters:changed", () => (names = null));
 
     function load() {
       if (names) return Promise.resolve(names);
@@ -87,6 +91,50 @@
     area.addEventListener("blur", () => setTimeout(() => (list.hidden = true), 150));
   }
 
+  // --- the composer's picker while a character trains -------------------------------------
+  // Each training's status is swapped in by its character's websocket (or the polling
+  // fallback); its chip follows the percentage, and when the training ends the picker is
+  // fetched again, so the chip becomes selectable (or says why not) without a reload.
+  function refreshPicker(picker) {
+    const params = new URLSearchParams();
+    picker
+      .querySelectorAll("input[name=characters]:checked")
+      .forEach((box) => params.append("characters", box.value));
+    picker.querySelectorAll("[data-watch]").forEach((row) => params.append("watch", row.dataset.watch));
+    const url = `${picker.dataset.refreshUrl}?${params}`;
+    htmx
+      .ajax("GET", url, { source: picker, target: "#character-picker", swap: "outerHTML" })
+      .then(() => document.dispatchEvent(new Event("characters:changed")));
+  }
+
+  function syncPicker(picker) {
+    let ended = false;
+    picker.querySelectorAll("[data-watch][data-pending]").forEach((row) => {
+      const status = row.querySelector(".job-status[data-state]");
+      if (!status) return;
+      const state = status.dataset.state;
+      if (state === "queued" || state === "training") {
+        const note = picker.querySelector(`[data-chip-note="${row.dataset.watch}"]`);
+        const bar = status.querySelector("[aria-valuenow]");
+        const percent = bar ? bar.getAttribute("aria-valuenow") : "0";
+        if (note) note.textContent = note.dataset.prefix + (state === "queued" ? "queued" : `training — ${percent} %`);
+        return;
+      }
+      row.removeAttribute("data-pending");
+      ended = true;
+    });
+    if (ended) refreshPicker(picker);
+  }
+
+  // A status that changed between the page's render and the socket's opening is fetched
+  // once: a training that ended in that moment sends nothing more.
+  function catchUp(event) {
+    const row = event.target.closest?.("[data-watch][data-pending]");
+    const status = row?.querySelector(".job-status[hx-get]");
+    if (!status) return;
+    htmx.ajax("GET", status.getAttribute("hx-get"), { source: row, target: `#${status.id}`, swap: "outerHTML" });
+  }
+
   // --- lock from a take: frame + box -----------------------------------------------------
   function setupLock(form) {
     const video = document.querySelector(form.dataset.video);
@@ -151,9 +199,12 @@
       .querySelectorAll("textarea[data-character-names]")
       .forEach((el) => once(el, setupCompletion));
     document.querySelectorAll("form[data-lock-take]").forEach((el) => once(el, setupLock));
+    document.querySelectorAll("[data-character-picker]").forEach(syncPicker);
   }
   if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", init);
   else init();
   // htmx swaps the prompt back in when a camera chip is removed.
   document.addEventListener("htmx:afterSettle", init);
+  document.addEventListener("htmx:wsAfterMessage", init);
+  document.addEventListener("htmx:wsOpen", catchUp);
 })();
