@@ -117,6 +117,8 @@ def save_weights(
             t = t.to(dtype)
         state[key] = t.contiguous()
     save_file(state, str(weights_path))
+    # safetensors writes owner-only files; weights are shipped and read by other users' workers.
+    weights_path.chmod(0o644)
     doc = {
         "class": type(model).__name__,
         "config": config_to_dict(config),

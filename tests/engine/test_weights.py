@@ -22,6 +22,8 @@ def test_save_and_load_round_trip_config_and_tensors(tmp_path):
         model.state_dict().items(), other.state_dict().items(), strict=True
     ):
         assert torch.equal(a, b), name
+    # Readable by the workers of other users of the machine, like the shipped files.
+    assert (tmp_path / "keyframe.safetensors").stat().st_mode & 0o777 == 0o644
 
 
 def test_missing_weights_say_not_installed_with_the_path(tmp_path):
