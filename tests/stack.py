@@ -20,7 +20,10 @@ import urllib.parse
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
+from django.conf import settings
+from django.db import connection
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import ClientConnection, connect
 
@@ -88,6 +91,22 @@ def child_env(
         "DAILIES_PLAIN_HTTP": "1",
     }
     return env | redis_env(redis_url) | extra
+
+
+def stack_env(
+    django_db_blocker: Any, *, redis_url: str, media_root: Path, **extra: str
+) -> dict[str, str]:
+    """``child_env`` on the test's own database and signing key: what every stack test's
+    children share with the process driving them."""
+    with django_db_blocker.unblock():
+        db_url = database_url(connection.settings_dict)
+    return child_env(
+        redis_url=redis_url,
+        db_url=db_url,
+        media_root=media_root,
+        secret_key=settings.SECRET_KEY,
+        **extra,
+    )
 
 
 # --- processes ------------------------------------------------------------------------------

@@ -8,10 +8,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from django.conf import settings
-from django.db import connection
 
-from tests.stack import StackProcesses, child_env, database_url, stack_processes
+from tests.stack import StackProcesses, stack_env, stack_processes
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -44,13 +42,10 @@ def studio_stack(
 ) -> Iterator[StackProcesses]:
     """daphne and one GPU-queue worker. DEBUG serves the static files (htmx, the studio
     CSS and JS) through whitenoise's finders, as ``./dailies run`` does."""
-    with django_db_blocker.unblock():
-        db_url = database_url(connection.settings_dict)
-    env = child_env(
+    env = stack_env(
+        django_db_blocker,
         redis_url=redis_server,
-        db_url=db_url,
         media_root=tmp_path_factory.mktemp("browser-media"),
-        secret_key=settings.SECRET_KEY,
         DEBUG="1",
     )
     with stack_processes(env) as procs:

@@ -9,8 +9,6 @@ import uuid
 from collections.abc import Iterator
 
 import pytest
-from django.conf import settings
-from django.db import connection
 
 from accounts.models import User
 from characters.models import Character, CharacterAdapter
@@ -21,7 +19,7 @@ from generation.vocabulary import Quality
 from storyboards import services
 from storyboards.models import Project
 from tests.browser.test_studio import _sign_up
-from tests.stack import StackProcesses, child_env, database_url, stack_processes
+from tests.stack import StackProcesses, stack_env, stack_processes
 
 pytestmark = [pytest.mark.browser, pytest.mark.stack, pytest.mark.django_db(transaction=True)]
 
@@ -34,13 +32,10 @@ def stack(
     redis_server, django_db_setup, django_db_blocker, tmp_path_factory
 ) -> Iterator[StackProcesses]:
     """daphne and a GPU worker whose character trainings are short enough to watch."""
-    with django_db_blocker.unblock():
-        db_url = database_url(connection.settings_dict)
-    env = child_env(
+    env = stack_env(
+        django_db_blocker,
         redis_url=redis_server,
-        db_url=db_url,
         media_root=tmp_path_factory.mktemp("character-browser-media"),
-        secret_key=settings.SECRET_KEY,
         DEBUG="1",
         OMP_NUM_THREADS="1",
         DAILIES_CHARACTER_STEPS=str(STEPS),

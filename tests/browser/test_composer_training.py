@@ -10,8 +10,6 @@ import uuid
 from collections.abc import Iterator
 
 import pytest
-from django.conf import settings
-from django.db import connection
 
 from accounts.models import User
 from characters import services
@@ -19,7 +17,7 @@ from characters.models import Character, CharacterAdapter
 from generation.uploads import frame_from_bytes
 from tests.browser.test_studio import _create_project, _sign_up
 from tests.characters.conftest import png
-from tests.stack import StackProcesses, child_env, database_url, stack_processes
+from tests.stack import StackProcesses, stack_env, stack_processes
 
 pytestmark = [pytest.mark.browser, pytest.mark.stack, pytest.mark.django_db(transaction=True)]
 
@@ -32,13 +30,10 @@ def stack(
     redis_server, django_db_setup, django_db_blocker, tmp_path_factory
 ) -> Iterator[StackProcesses]:
     """daphne and a GPU worker whose trainings last long enough to watch them move."""
-    with django_db_blocker.unblock():
-        db_url = database_url(connection.settings_dict)
-    env = child_env(
+    env = stack_env(
+        django_db_blocker,
         redis_url=redis_server,
-        db_url=db_url,
         media_root=tmp_path_factory.mktemp("composer-training-media"),
-        secret_key=settings.SECRET_KEY,
         DEBUG="1",
         OMP_NUM_THREADS="1",
         DAILIES_CHARACTER_STEPS=str(STEPS),

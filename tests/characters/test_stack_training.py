@@ -9,14 +9,17 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from django.conf import settings
-from django.db import connection
 
 from billing import ledger
 from billing.models import Reservation
 from characters import lifecycle, services
 from characters.models import CharacterAdapter
-from tests.stack import StackProcesses, child_env, database_url, stack_processes, wait_until
+from tests.stack import (
+    StackProcesses,
+    stack_env,
+    stack_processes,
+    wait_until,
+)
 
 pytestmark = [pytest.mark.stack, pytest.mark.django_db(transaction=True)]
 
@@ -28,13 +31,10 @@ TIMEOUT_S = 180
 def stack(
     redis_server: str, django_db_setup, django_db_blocker, tmp_path_factory
 ) -> Iterator[StackProcesses]:
-    with django_db_blocker.unblock():
-        db_url = database_url(connection.settings_dict)
-    env = child_env(
+    env = stack_env(
+        django_db_blocker,
         redis_url=redis_server,
-        db_url=db_url,
         media_root=tmp_path_factory.mktemp("character-media"),
-        secret_key=settings.SECRET_KEY,
         RENDER_HEARTBEAT_S="0.5",
         OMP_NUM_THREADS="1",
         # Long enough to be killed mid-way, whatever the machine's speed.

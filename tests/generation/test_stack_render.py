@@ -16,7 +16,6 @@ from pathlib import Path
 
 import pytest
 from django.conf import settings
-from django.db import connection
 from django.test import Client
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
@@ -33,9 +32,8 @@ from tests.factories import submit_one, team_with_owner
 from tests.stack import (
     JobWatcher,
     StackProcesses,
-    child_env,
-    database_url,
     open_job_socket,
+    stack_env,
     stack_processes,
     wait_until,
 )
@@ -70,13 +68,10 @@ def stack(
     redis_server: str, django_db_setup, django_db_blocker, tmp_path_factory
 ) -> Iterator[StackProcesses]:
     """daphne once per module; workers are started by the tests that need them."""
-    with django_db_blocker.unblock():
-        db_url = database_url(connection.settings_dict)
-    env = child_env(
+    env = stack_env(
+        django_db_blocker,
         redis_url=redis_server,
-        db_url=db_url,
         media_root=tmp_path_factory.mktemp("stack-media"),
-        secret_key=settings.SECRET_KEY,
         RENDER_HEARTBEAT_S=str(HEARTBEAT_S),
         # One torch thread: on a shared 2-core machine two threads spin at OpenMP barriers
         # whenever another process holds a core, making a render 5-10x slower.

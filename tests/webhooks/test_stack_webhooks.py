@@ -10,12 +10,15 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from django.conf import settings
-from django.db import connection
 
 from generation.models import RenderJob
 from tests.api.conftest import SMALL, api_client
-from tests.stack import StackProcesses, child_env, database_url, stack_processes, wait_until
+from tests.stack import (
+    StackProcesses,
+    stack_env,
+    stack_processes,
+    wait_until,
+)
 from tests.webhooks.receiver import receiver
 from tests.webhooks.test_webhooks import verify_as_documented
 from webhooks import services
@@ -28,13 +31,10 @@ pytestmark = [pytest.mark.stack, pytest.mark.django_db(transaction=True)]
 def workers(
     redis_server: str, django_db_setup, django_db_blocker, tmp_path_factory
 ) -> Iterator[StackProcesses]:
-    with django_db_blocker.unblock():
-        db_url = database_url(connection.settings_dict)
-    env = child_env(
+    env = stack_env(
+        django_db_blocker,
         redis_url=redis_server,
-        db_url=db_url,
         media_root=tmp_path_factory.mktemp("webhook-media"),
-        secret_key=settings.SECRET_KEY,
         OMP_NUM_THREADS="1",
         WEBHOOK_ALLOW_PRIVATE_TARGETS="1",
         WEBHOOK_RETRY_DELAYS_S="1,1,1",
