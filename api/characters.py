@@ -10,15 +10,13 @@ from ninja.files import UploadedFile
 
 from api import auth
 from api.pagination import Cursor, Limit, page
-from api.problems import ApiProblem, Problem
+from api.problems import ERRORS, ApiProblem, Problem
 from api.schemas import CharacterOut, CharacterPage, Id, TrainingOut
 from characters import services
 from characters.models import MAX_REFERENCES, Character, CharacterAdapter
 from generation.uploads import ACCEPTED, UploadRefused, frame_from_upload
 
 router = Router()
-
-ERRORS = {400: Problem, 401: Problem, 403: Problem, 404: Problem, 422: Problem, 429: Problem}
 
 
 def training_out(adapter: CharacterAdapter) -> TrainingOut:

@@ -9,7 +9,7 @@ from ninja import Router
 from api import auth
 from api.generations import render_request
 from api.pagination import Cursor, Limit, page
-from api.problems import Problem
+from api.problems import ERRORS
 from api.schemas import (
     Balance,
     EstimateLine,
@@ -23,8 +23,6 @@ from billing.models import LedgerEntry
 from generation import requests
 
 router = Router()
-
-ERRORS = {400: Problem, 401: Problem, 403: Problem, 404: Problem, 422: Problem, 429: Problem}
 
 
 @router.get("", response={200: Balance, **ERRORS}, auth=auth.read, summary="Balance")

@@ -14,7 +14,7 @@ from ninja import Router, Status
 from accounts.models import ApiKey
 from api import auth
 from api.generations import IdempotencyKey
-from api.problems import ApiProblem, Problem
+from api.problems import ERRORS, ApiProblem, file_download
 from api.schemas import ExportFiles, ExportOut, Id
 from generation.ranged import ranged_file_response
 from storyboards import exports, services
@@ -22,7 +22,6 @@ from storyboards.models import Project, StoryboardExport
 
 router = Router()
 
-ERRORS = {400: Problem, 401: Problem, 403: Problem, 404: Problem, 422: Problem, 429: Problem}
 FileKind = Literal["video", "timeline", "edl", "media", "recipes"]
 STATES = {
     StoryboardExport.State.QUEUED: "queued",
@@ -116,17 +115,7 @@ def export_get(request: HttpRequest, export_id: Id) -> ExportOut:
     summary="Download an export's file",
     description="A completed export's film (MP4), edit (.otio, EDL), shot media or recipes "
     "(zip). Range requests are served.",
-    openapi_extra={
-        "responses": {
-            200: {
-                "description": "The file.",
-                "content": {
-                    media: {"schema": {"type": "string", "format": "binary"}}
-                    for media in sorted({t for _, t in exports.FILE_TYPES.values()})
-                },
-            }
-        }
-    },
+    openapi_extra=file_download(sorted({t for _, t in exports.FILE_TYPES.values()})),
 )
 def export_file(request: HttpRequest, export_id: Id, kind: FileKind) -> HttpResponseBase:
     export = _export(auth.key_of(request), export_id)

@@ -16,8 +16,15 @@ from accounts.models import ApiKey, Team
 from api import auth
 from api.models import Upload
 from api.pagination import Cursor, Limit, page
-from api.problems import ApiProblem, Problem
-from api.schemas import CameraIn, FrameRef, GenerationCreate, GenerationOut, GenerationPage, Id
+from api.problems import ERRORS, ApiProblem, Problem, file_download
+from api.schemas import (
+    CameraIn,
+    FrameRef,
+    GenerationCreate,
+    GenerationOut,
+    GenerationPage,
+    Id,
+)
 from characters import services as characters
 from generation import documents, lifecycle, requests, services
 from generation.engine.camera import CameraSpec
@@ -32,7 +39,6 @@ from webhooks.targets import target_check
 
 router = Router()
 
-ERRORS = {400: Problem, 401: Problem, 403: Problem, 404: Problem, 422: Problem, 429: Problem}
 FILE_TYPES = {
     "video": "video/mp4",
     "poster": "image/jpeg",
@@ -252,17 +258,7 @@ def generation_cancel(request: HttpRequest, generation_id: Id) -> GenerationOut:
     summary="Download a file",
     description="A completed generation's video (MP4), poster or thumbnail strip (JPEG), "
     "or recipe (JSON). Range requests are served.",
-    openapi_extra={
-        "responses": {
-            200: {
-                "description": "The file.",
-                "content": {
-                    media: {"schema": {"type": "string", "format": "binary"}}
-                    for media in ("video/mp4", "image/jpeg", "application/json")
-                },
-            }
-        }
-    },
+    openapi_extra=file_download(("video/mp4", "image/jpeg", "application/json")),
 )
 def generation_file(
     request: HttpRequest,

@@ -8,6 +8,7 @@ studio's pages show.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from typing import Any
 
 from django.http import HttpRequest, HttpResponse
@@ -112,3 +113,13 @@ def problem(
     for name, value in (headers or {}).items():
         response[name] = value
     return response
+
+
+# The problem documents every endpoint may answer, for its OpenAPI responses.
+ERRORS = {400: Problem, 401: Problem, 403: Problem, 404: Problem, 422: Problem, 429: Problem}
+
+
+def file_download(media_types: Iterable[str]) -> dict[str, Any]:
+    """The ``openapi_extra`` of an endpoint whose 200 is a file, in one of ``media_types``."""
+    content = {media: {"schema": {"type": "string", "format": "binary"}} for media in media_types}
+    return {"responses": {200: {"description": "The file.", "content": content}}}

@@ -10,7 +10,7 @@ from accounts.models import ApiKey
 from api import auth
 from api.generations import camera_of
 from api.pagination import Cursor, Limit, page
-from api.problems import ApiProblem, Problem
+from api.problems import ERRORS, ApiProblem
 from api.schemas import CameraOut, Id, ProjectCreate, ProjectOut, ProjectPage, ShotCreate, ShotOut
 from generation import requests
 from generation.requests import RenderRequest
@@ -19,8 +19,6 @@ from storyboards import services
 from storyboards.models import Project, Shot
 
 router = Router()
-
-ERRORS = {400: Problem, 401: Problem, 403: Problem, 404: Problem, 422: Problem, 429: Problem}
 
 
 def _projects(key: ApiKey) -> QuerySet[Project]:

@@ -9,13 +9,11 @@ from ninja.files import UploadedFile
 
 from api import auth
 from api.models import Upload
-from api.problems import ApiProblem, Problem
+from api.problems import ERRORS, ApiProblem
 from api.schemas import Id, UploadOut
 from generation.uploads import ACCEPTED, UploadRefused, frame_from_upload
 
 router = Router()
-
-ERRORS = {400: Problem, 401: Problem, 403: Problem, 404: Problem, 422: Problem, 429: Problem}
 
 
 def _refuse(detail: str) -> ApiProblem:
