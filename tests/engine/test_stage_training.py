@@ -44,6 +44,25 @@ def test_a_keyframe_shard_holds_sharp_frames_exact_depth_and_captions(keyframe_s
         assert s["depth"].shape == (h, w) and s["rgb"].dtype == torch.uint8
         assert bool((s["depth"] > 0).all()) and s["caption"]
         assert (h, w) == KEYFRAME_SIZES[s["camera"]["aspect"]]
+        # The subject mask covers a small part of the frame, where the subject is drawn.
+        assert s["subject"].shape == (h, w) and 0 < float(s["subject"].mean()) < 0.3
+        assert float(s["subject"].max()) == 1.0
+
+
+def test_the_subject_weighted_loss_is_mse_at_weight_zero_and_favours_the_subject():
+    g = torch.Generator().manual_seed(0)
+    target = torch.randn(2, 4, 8, 8, generator=g)
+    subject = torch.zeros(2, 1, 8, 8)
+    subject[:, :, 2:4, 2:4] = 1.0
+    off_subject = target + 0.5 * (1 - subject)  # wrong everywhere but on the subject
+    on_subject = target + 0.5 * subject  # wrong only on the subject
+    plain, _ = keyframe.subject_weighted_mse(off_subject, target, subject, 0.0)
+    assert torch.allclose(plain, torch.nn.functional.mse_loss(off_subject, target))
+    a, a_subject = keyframe.subject_weighted_mse(off_subject, target, subject, 20.0)
+    b, b_subject = keyframe.subject_weighted_mse(on_subject, target, subject, 20.0)
+    # Unweighted the background error costs 15x the subject's; weighted, the subject's costs more.
+    assert float(b) > float(a)
+    assert float(a_subject) == 0.0 and abs(float(b_subject) - 0.25) < 1e-6
 
 
 def test_the_keyframe_trainer_resumes_and_exports_what_the_pipeline_loads(

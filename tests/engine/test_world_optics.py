@@ -4,7 +4,7 @@ import torch
 
 from generation.engine.camera import BasePose, CameraMove, CameraSpec, project_points
 from generation.engine.world.lighting import Lighting
-from generation.engine.world.renderer import RenderConfig, render_clip
+from generation.engine.world.renderer import RenderConfig, render_clip, subject_mask
 from generation.engine.world.scene import Prop, Scene
 from generation.engine.world.textures import GroundMaterial
 
@@ -96,3 +96,23 @@ def test_rendering_is_deterministic_and_uint8():
     b = render_clip(_scene(props), spec, num_frames=3, fps=12, height=24, width=40)
     assert a.video.dtype == torch.uint8 and a.video.shape == (3, 24, 40, 3)
     assert torch.equal(a.video, b.video)
+
+
+def test_the_subject_mask_covers_the_subject_where_it_is_seen_and_not_behind_a_post():
+    subject = Prop("sphere", (0.0, 1.0, 0.0), (0.5, 0.5, 0.5), "red", "ball")
+    post = Prop("box", (0.0, 1.0, -3.0), (0.1, 2.0, 0.1), "blue", "post")
+    dressing = Prop("box", (2.0, 1.0, 2.0), (0.5, 0.5, 0.5), "red", "crate")
+    spec = CameraSpec(focal_mm=35.0)
+    scene = _scene([subject, dressing])
+    clip = render_clip(scene, spec, num_frames=1, fps=24, height=36, width=64, config=SHARP)
+    mask = subject_mask(scene, spec, num_frames=1, fps=24, height=36, width=64)
+    r, g, b = clip.video[0].float().unbind(-1)
+    red = (r > g + 8) & (r > b + 8)  # lit or in its own shade
+    assert mask.shape == (36, 64) and 0 < float(mask.mean()) < 0.2
+    # Where the mask is whole the frame shows the red ball; the red crate is not the subject.
+    assert bool(red[mask == 1].all()) and bool((mask[red] < 1).any())
+    hidden = subject_mask(
+        _scene([subject, post, dressing]), spec, num_frames=1, fps=24, height=36, width=64
+    )
+    assert float(hidden.sum()) < float(mask.sum())
+    assert float(hidden[:, 30:34].sum()) == 0.0  # the post in front hides the ball's middle

@@ -21,7 +21,7 @@ import torch
 
 from generation.engine.native import keyframe_size
 from generation.engine.world.captions import caption_for
-from generation.engine.world.renderer import RenderConfig, render_clip
+from generation.engine.world.renderer import RenderConfig, render_clip, subject_mask
 from generation.engine.world.scene import sample_scene
 from generation.engine.world.specs import random_camera_spec
 
@@ -35,7 +35,8 @@ KEYFRAME_RENDER = RenderConfig(
 
 def render_keyframe(seed: int, index: int) -> dict:
     """Sample `index` of world seed `seed`: a dict of rgb (H, W, 3) uint8, depth (H, W) float32
-    z-depth in metres (inf for sky), the caption, the camera spec as a dict and scene labels."""
+    z-depth in metres (inf for sky), subject (H, W) float32 (how much of each pixel shows the
+    caption's subject), the caption, the camera spec as a dict and scene labels."""
     g = torch.Generator().manual_seed(seed * 1_000_003 + index)
     spec = random_camera_spec(g)
     scene = sample_scene(g, focal_mm=spec.focal_mm)
@@ -46,6 +47,7 @@ def render_keyframe(seed: int, index: int) -> dict:
     return {
         "rgb": clip.video[0],
         "depth": clip.depth[0].float(),
+        "subject": subject_mask(scene, spec, num_frames=1, fps=24.0, height=height, width=width),
         "caption": caption_for(scene, spec, g),
         "camera": spec.to_dict(),
         "labels": scene.labels(),
@@ -63,6 +65,7 @@ def write_shard(out_dir: Path, shard: int, seed: int = TRAIN_SEED) -> Path:
     data = {
         "rgb": [s["rgb"] for s in samples],
         "depth": [s["depth"].half() for s in samples],
+        "subject": [(s["subject"] * 255).round().to(torch.uint8) for s in samples],
         "caption": [s["caption"] for s in samples],
         "camera": [json.dumps(s["camera"]) for s in samples],
         "labels": [json.dumps(s["labels"]) for s in samples],
@@ -81,6 +84,7 @@ def read_shard(path: Path) -> list[dict]:
         {
             "rgb": data["rgb"][j],
             "depth": data["depth"][j].float(),
+            "subject": data["subject"][j].float() / 255,
             "caption": data["caption"][j],
             "camera": json.loads(data["camera"][j]),
             "labels": json.loads(data["labels"][j]),

@@ -260,3 +260,41 @@ def render_clip(
     img = img.clamp(0, 1) ** (1 / 2.2)
     video = (img * 255 + 0.5).clamp(0, 255).to(torch.uint8).permute(0, 2, 3, 1).contiguous()
     return RenderedClip(video=video, depth=depth, poses=frame_poses)
+
+
+def subject_mask(
+    scene: Scene,
+    spec: CameraSpec,
+    *,
+    num_frames: int,
+    fps: float,
+    height: int,
+    width: int,
+    frame: int = 0,
+    supersample: int = 2,
+) -> torch.Tensor:
+    """How much of each pixel of frame `frame` shows the scene's subject: (H, W) float32 in
+    [0, 1] (the fraction of `supersample`² rays per pixel whose first hit is the subject).
+
+    A ray sees the subject when the subject alone is hit no further than the whole scene and the
+    ground: so a subject behind a post or below the horizon's ground is masked out, as in the
+    render. The frame is taken at its shutter opening, as a sharp keyframe is rendered.
+    """
+    ss = max(1, supersample)
+    times = np.array([frame / fps])
+    poses = camera_pose_at(
+        spec, torch.as_tensor(times), num_frames / fps, scene.camera, dtype=torch.float32
+    )
+    o, d, _, _ = _rays(poses, height * ss, width * ss, torch.float32, torch.device("cpu"))
+
+    def first_hit(of: Scene) -> torch.Tensor:
+        prims = stack_primitives(
+            scene_primitives(of, times), 1, device=o.device, dtype=torch.float32
+        )
+        return nearest_hit(o, d, prims)[0]
+
+    t_all, t_subject = first_hit(scene), first_hit(scene.subject_only())
+    t_ground = torch.where(d[..., 1] < -1e-6, -o[..., 1] / d[..., 1].clamp(max=-1e-6), math.inf)
+    seen = torch.isfinite(t_subject) & (t_subject <= torch.minimum(t_all, t_ground) + 1e-4)
+    mask = seen.float().view(1, 1, height * ss, width * ss)
+    return F.avg_pool2d(mask, ss)[0, 0]

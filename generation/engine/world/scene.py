@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass, field
 
@@ -74,6 +75,19 @@ class Scene:
             + [f"{b.colour} {b.label}" for b in self.boxes],
             "characters": [c.identity.to_dict() | {"action": c.action} for c in self.characters],
         }
+
+    def subject_only(self) -> Scene:
+        """The scene with nothing but its subject: the figure, the ball, the box or the still
+        object (the subject is always the first of its kind, drawn before the dressing)."""
+        keep: dict[str, tuple] = {
+            "character": {"characters": self.characters[:1]},
+            "bouncing ball": {"balls": self.balls[:1]},
+            "rolling ball": {"balls": self.balls[:1]},
+            "sliding box": {"boxes": self.boxes[:1]},
+            "still object": {"props": self.props[:1]},
+        }[self.subject_kind]
+        empty: dict[str, tuple] = {"props": (), "balls": (), "boxes": (), "characters": ()}
+        return dataclasses.replace(self, **(empty | keep))
 
 
 def scene_primitives(scene: Scene, times: np.ndarray) -> list[Primitive]:
