@@ -7,6 +7,7 @@ from collections.abc import Callable
 import torch
 from torch import Tensor
 
+from generation.engine import precision
 from generation.engine.models.keyframe import KeyframeModel
 from generation.engine.sampling import SAMPLERS
 from generation.engine.schedules import shifted_timesteps
@@ -67,7 +68,7 @@ def paint_keyframes(
         focal = torch.cat([focal_mm, focal_mm])
     else:
         tokens, mask, pooled, focal = text.tokens, text.mask, text.pooled, focal_mm
-    amp = torch.autocast(device.type, dtype=torch.bfloat16, enabled=autocast)
+    amp = precision.autocast(device.type, autocast)
 
     def velocity(x_t: Tensor, t: Tensor) -> Tensor:
         with amp:

@@ -8,6 +8,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from generation.engine import precision
 from generation.engine.cache import CacheRender
 from generation.engine.models.refiner import Refiner, refiner_input
 
@@ -29,7 +30,7 @@ def refine_frames(
         e = min(render.frames.shape[0], s + chunk)
         x = refiner_input(render.frames[s:e], render.mask[s:e], render.depth[s:e]).to(param)
         pooled = text_pooled.to(param).expand(e - s, -1)
-        with torch.autocast(param.device.type, dtype=torch.bfloat16, enabled=autocast):
+        with precision.autocast(param.device.type, autocast):
             y = refiner(x.contiguous(memory_format=torch.channels_last), pooled).float()
         out.append(((y.clamp(-1, 1) + 1) / 2).permute(0, 2, 3, 1).cpu())
         if after_chunk is not None:

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import torch
 
+from generation.engine import precision
 from generation.engine.models.depth import PRESETS, DepthModel
 from generation.engine.models.keyframe import depth_to_channel, rgb_to_channels
 from generation.engine.optics import gaussian_blur
@@ -92,7 +93,7 @@ def main(argv: list[str] | None = None) -> None:
     while run.training(started, args):
         rgb, target, focal = bank.batch(args.batch, g)
         run.set_lr(args.lr * min(1.0, (run.step + 1) / 200))
-        with torch.autocast("cpu", dtype=torch.bfloat16):
+        with precision.autocast("cpu"):
             pred = run.model(rgb.contiguous(memory_format=torch.channels_last), focal)
         loss = l1_with_gradients(pred.float(), target)
         run.update(loss, args.batch)

@@ -27,6 +27,7 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
+from generation.engine import precision
 from generation.engine.colour_probe import absent_colours, colour_probe, named_colours
 from generation.engine.models.keyframe import (
     PRESETS,
@@ -291,7 +292,7 @@ def main(argv: list[str] | None = None) -> None:
         t = logit_normal_t(x0.shape[0], generator=g)
         lr = args.lr * min(1.0, (run.step + 1) / args.warmup)
         run.set_lr(lr)
-        with torch.autocast("cpu", dtype=torch.bfloat16):
+        with precision.autocast("cpu"):
             v = run.model(
                 noise_to(x0, noise, t), t, b["tokens"], b["mask"], b["pooled"], b["focal"]
             )

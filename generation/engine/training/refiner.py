@@ -16,6 +16,7 @@ from pathlib import Path
 
 import torch
 
+from generation.engine import precision
 from generation.engine.models.refiner import PRESETS, Refiner, refiner_input
 from generation.engine.text import load_text_encoder
 from generation.engine.training.common import (
@@ -98,7 +99,7 @@ def main(argv: list[str] | None = None) -> None:
     while run.training(started, args):
         x, y, pooled = bank.batch(args.batch, g)
         run.set_lr(args.lr * min(1.0, (run.step + 1) / 200))
-        with torch.autocast("cpu", dtype=torch.bfloat16):
+        with precision.autocast("cpu"):
             pred = run.model(x.contiguous(memory_format=torch.channels_last), pooled)
         loss = l1_with_gradients(pred.float(), y)
         run.update(loss, args.batch)

@@ -19,6 +19,7 @@ import torch.nn.functional as F
 from safetensors.torch import save_file
 from torch import Tensor
 
+from generation.engine import precision
 from generation.engine.optics import gaussian_blur
 from generation.engine.subject_probe import (
     KINDS,
@@ -110,7 +111,7 @@ def main(argv: list[str] | None = None) -> None:
         frames, kinds = groups[j]
         idx = torch.multinomial(balance[j], args.batch, replacement=True, generator=g)
         x = augment(probe_input(frames[idx]), g).contiguous(memory_format=torch.channels_last)
-        with torch.autocast("cpu", dtype=torch.bfloat16):
+        with precision.autocast("cpu"):
             loss = F.cross_entropy(probe(x), kinds[idx])
         opt.zero_grad(set_to_none=True)
         loss.backward()
