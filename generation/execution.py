@@ -271,11 +271,17 @@ def _render(job: RenderJob, heartbeat: Heartbeat) -> RenderJob | None:
     started = time.perf_counter()
     # Decoded once: the model conditions on it, and an extension delivers it too.
     source = _source_clip(job) if job.source_job_id else None
-    generated = runtime.generate(
-        render_spec(job, source),
-        progress=progress.ProgressReporter(job),
-        is_cancelled=heartbeat.cancelled.is_set,
-    )
+    try:
+        generated = runtime.generate(
+            render_spec(job, source),
+            progress=progress.ProgressReporter(job),
+            is_cancelled=heartbeat.cancelled.is_set,
+        )
+    except Exception:
+        # A character deleted while the backend read its adapter fails the load with a file
+        # error; the user is told which character went, not which file.
+        _adapters(job)
+        raise
     clip = generated.clip
     recipe = _ran(job, generated)
     timings["render_s"] = round(time.perf_counter() - started, 3)

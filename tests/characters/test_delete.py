@@ -173,3 +173,35 @@ def test_a_queued_take_whose_character_is_deleted_fails_naming_it_refunded_in_fu
     account = ledger.balance(team)
     assert account.available == before and account.held == 0
     assert ledger.check_ledger() == []
+
+
+def test_a_character_deleted_while_the_worker_loads_its_adapter_fails_the_take_naming_it(
+    pro_team, locked, monkeypatch
+) -> None:
+    team, owner, client = pro_team
+    project = storyboards.project_create(team=team, user=owner, name="Pilot")
+    mara = locked("Mara")
+    before = ledger.balance(team).available
+    client.post(
+        reverse("shot_new", args=[project.pk]),
+        COMPOSER | {"prompt": "@Mara on the beach", "idempotency_key": "race"},
+    )
+    take = RenderJob.objects.get()
+    generate = execution.runtime.generate
+
+    def deleted_meanwhile(*args, **kwargs):
+        # The take passed its check at the start; the owner deletes Mara just as the
+        # worker's backend is about to read her adapter.
+        assert _delete(client, mara).url == reverse("character_list")
+        return generate(*args, **kwargs)
+
+    monkeypatch.setattr(execution.runtime, "generate", deleted_meanwhile)
+    assert execution.render_job_execute(take.pk) == RenderJob.State.FAILED
+    take.refresh_from_db()
+    assert take.error_message == (
+        f"@Mara was deleted before this take rendered. "
+        f"Your {take.reservation.credits} credits were refunded."
+    )
+    account = ledger.balance(team)
+    assert account.available == before and account.held == 0
+    assert ledger.check_ledger() == []
