@@ -94,17 +94,33 @@
   // --- the composer's picker while a character trains -------------------------------------
   // Each training's status is swapped in by its character's websocket (or the polling
   // fallback); its chip follows the percentage, and when the training ends the picker is
-  // fetched again, so the chip becomes selectable (or says why not) without a reload.
-  function refreshPicker(picker) {
+  // fetched again, so the chip becomes selectable (or says why not) without a reload. A fetch
+  // that fails (network, server) leaves the old picker in place: it is tried again, 2 s, 4 s, …
+  // up to 30 s apart, and the training's chips say so meanwhile.
+  const PICKER_RETRY_MS = [2000, 4000, 8000, 16000, 30000];
+
+  function refreshPicker(picker, attempt = 0) {
     const params = new URLSearchParams();
     picker
       .querySelectorAll("input[name=characters]:checked")
       .forEach((box) => params.append("characters", box.value));
     picker.querySelectorAll("[data-watch]").forEach((row) => params.append("watch", row.dataset.watch));
     const url = `${picker.dataset.refreshUrl}?${params}`;
+    const retry = () => {
+      if (!picker.isConnected) return; // swapped: the new picker is in the page
+      picker.querySelectorAll("[data-watch]").forEach((row) => {
+        const note = picker.querySelector(`[data-chip-note="${row.dataset.watch}"]`);
+        if (note) note.textContent = note.dataset.prefix + "finished — updating…";
+      });
+      const delay = PICKER_RETRY_MS[Math.min(attempt, PICKER_RETRY_MS.length - 1)];
+      setTimeout(() => refreshPicker(picker, attempt + 1), delay);
+    };
     htmx
       .ajax("GET", url, { source: picker, target: "#character-picker", swap: "outerHTML" })
-      .then(() => document.dispatchEvent(new Event("characters:changed")));
+      .then(() => {
+        if (picker.isConnected) retry();
+        else document.dispatchEvent(new Event("characters:changed"));
+      }, retry);
   }
 
   function syncPicker(picker) {

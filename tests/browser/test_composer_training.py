@@ -1,7 +1,7 @@
 """A character trains while the composer is open, in real Chromium: its chip is disabled
 and says how far the training is, the training's progress moves under the picker, and
-when it finishes the chip becomes selectable without a reload; at desktop size and at
-375 px."""
+when it finishes the chip becomes selectable without a reload, even when the first refresh
+is lost to the network; at desktop size and at 375 px."""
 
 from __future__ import annotations
 
@@ -59,6 +59,18 @@ def _flow(page, base: str, screenshot, prefix: str) -> None:
     )
     adapter = character.adapters.get()
 
+    # The network drops just as the training ends: the picker's first refresh fails, and the
+    # composer tries again rather than leaving the chip disabled until a reload.
+    refreshes: list[str] = []
+
+    def fail_first_refresh(route) -> None:
+        refreshes.append(route.request.url)
+        if len(refreshes) == 1:
+            route.abort("internetdisconnected")
+        else:
+            route.continue_()
+
+    page.route(re.compile(r"/shots/characters/"), fail_first_refresh)
     page.goto(f"{base}/projects/{project_id}/shots/new/")
     chip = f"[data-character-chip='{character.pk}']"
     box = f"{chip} input[name=characters]"
@@ -89,6 +101,7 @@ def _flow(page, base: str, screenshot, prefix: str) -> None:
 
     # Finished: the chip can be picked, without a reload, and the estimate takes it.
     page.wait_for_selector(f"{box}:not([disabled])", timeout=TIMEOUT_MS)
+    assert len(refreshes) >= 2, refreshes
     adapter.refresh_from_db()
     assert adapter.state == CharacterAdapter.State.READY
     assert page.get_attribute(status, "data-state") == "ready"
