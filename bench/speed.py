@@ -23,7 +23,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from generation.engine import video_io
+from generation.engine import precision, video_io
 from generation.engine.camera import CameraMove, CameraSpec
 from generation.engine.delivery import delivery_size, native_frames_needed, retime_and_size
 from generation.engine.modes import Quality
@@ -96,6 +96,7 @@ def main() -> None:
         "clip": f"{args.seconds:g} s 16:9 at {args.fps} fps, delivered at {args.resolution}p",
         "threads": args.threads,
         "cpu_count": os.cpu_count(),
+        "cpu_bf16": precision.cpu_has_bf16(),
         "load_average_1min": round(load, 2),
         "results": results,
         "ratios": {
@@ -118,8 +119,10 @@ def main() -> None:
         "# Built-in model speed (bench/speed.py)",
         "",
         f"{doc['clip']}, request to MP4 (render, delivery, H.264), best of {args.repeats}, "
-        f"{args.threads} threads on a {os.cpu_count()}-core CPU with a 1-minute load average of "
-        f"{load:.1f} at the end of the run. Weights: {doc['weights']}.",
+        f"{args.threads} threads on a {os.cpu_count()}-core CPU "
+        f"({'bf16 units: bf16 autocast' if precision.cpu_has_bf16() else 'no bf16 units: fp32'}) "
+        f"with a 1-minute load average of {load:.1f} at the end of the run. "
+        f"Weights: {doc['weights']}.",
         "",
         "| tier | target | " + " | ".join(k.removesuffix("_s") for k in stage_keys) + " |",
         "|---|---|" + "---|" * len(stage_keys),
