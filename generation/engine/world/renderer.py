@@ -92,6 +92,11 @@ def _disk_offsets(n: int, radius_rad: float, phase: float) -> list[tuple[float, 
     ]
 
 
+def _ground_hit(o: torch.Tensor, d: torch.Tensor) -> torch.Tensor:
+    """Ray distance to the ground plane y = 0, hit only from above (inf otherwise)."""
+    return torch.where(d[..., 1] < -1e-6, -o[..., 1] / d[..., 1].clamp(max=-1e-6), math.inf)
+
+
 def _shade(
     scene: Scene,
     o,
@@ -106,8 +111,7 @@ def _shade(
     light = scene.lighting
     dt, dev = o.dtype, o.device
     t_obj, kind, index = nearest_hit(o, d, prims)
-    # Ground plane y = 0, hit only from above.
-    t_gnd = torch.where(d[..., 1] < -1e-6, -o[..., 1] / d[..., 1].clamp(max=-1e-6), math.inf)
+    t_gnd = _ground_hit(o, d)
     t = torch.minimum(t_obj, t_gnd)
     hit_ground = t_gnd <= t_obj
     miss = torch.isinf(t)
@@ -294,7 +298,6 @@ def subject_mask(
         return nearest_hit(o, d, prims)[0]
 
     t_all, t_subject = first_hit(scene), first_hit(scene.subject_only())
-    t_ground = torch.where(d[..., 1] < -1e-6, -o[..., 1] / d[..., 1].clamp(max=-1e-6), math.inf)
-    seen = torch.isfinite(t_subject) & (t_subject <= torch.minimum(t_all, t_ground) + 1e-4)
+    seen = torch.isfinite(t_subject) & (t_subject <= torch.minimum(t_all, _ground_hit(o, d)) + 1e-4)
     mask = seen.float().view(1, 1, height * ss, width * ss)
     return F.avg_pool2d(mask, ss)[0, 0]
