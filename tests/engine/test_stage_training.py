@@ -49,6 +49,30 @@ def test_a_keyframe_shard_holds_sharp_frames_exact_depth_and_captions(keyframe_s
         assert float(s["subject"].max()) == 1.0
 
 
+def test_a_closeup_is_the_same_scene_through_a_longer_lens_showing_more_subject():
+    for index in range(3):
+        wide = keyframe_data.render_keyframe(keyframe_data.TRAIN_SEED, index)
+        close = keyframe_data.render_keyframe(keyframe_data.TRAIN_SEED, index, "closeup")
+        assert close["labels"] == wide["labels"]
+        assert close["camera"]["moves"] == wide["camera"]["moves"]
+        assert close["camera"]["focal_mm"] > wide["camera"]["focal_mm"]
+        # The caption names the lens when the wide one does, and names the lens it was shot on.
+        said = f"{wide['camera']['focal_mm']:g}mm" in wide["caption"]
+        assert said == (f"{close['camera']['focal_mm']:g}mm" in close["caption"])
+        assert close["subject"].mean() > 2 * wide["subject"].mean()
+
+
+def test_closeup_shards_sit_beside_wide_ones_in_one_bank(tmp_path, monkeypatch):
+    monkeypatch.setattr(keyframe_data, "SHARD", 2)
+    keyframe_data.write_shard(tmp_path, 0)
+    keyframe_data.write_shard(tmp_path, 0, view="closeup")
+    assert sorted(p.name for p in tmp_path.glob("*.pt")) == [
+        "keyframes-1-00000.pt",
+        "keyframes-1-closeup-00000.pt",
+    ]
+    assert len(keyframe.KeyframeBank(tmp_path)) == 4
+
+
 def test_the_subject_weighted_loss_is_mse_at_weight_zero_and_favours_the_subject():
     g = torch.Generator().manual_seed(0)
     target = torch.randn(2, 4, 8, 8, generator=g)

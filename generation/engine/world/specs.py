@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import torch
 
 from generation.engine.camera import ASPECT_RATIOS, EASINGS, MOVE_DIRECTIONS, CameraMove, CameraSpec
@@ -38,7 +40,7 @@ def random_move(g: torch.Generator, kind: str | None = None) -> CameraMove:
     )
 
 
-def _focals_with_room(moves: list[CameraMove]) -> tuple[float, ...]:
+def focals_with_room(moves: Sequence[CameraMove]) -> tuple[float, ...]:
     """Lenses a zoom can leave in its direction: zooming in from 200 mm (or out from 14 mm) would
     clamp at the lens's end and show a still frame under a caption that says zoom."""
     zooms = {m.direction for m in moves if m.kind == "zoom"}
@@ -62,7 +64,7 @@ def random_camera_spec(
         second = random_move(g, _pick(g, extra))
         moves.append(CameraMove(second.kind, second.direction, second.speed, primary.easing))
     return CameraSpec(
-        focal_mm=_pick(g, _focals_with_room(moves)),
+        focal_mm=_pick(g, focals_with_room(moves)),
         aperture=_pick(g, APERTURES),
         shutter_deg=_pick(g, SHUTTERS_DEG),
         aspect=aspect or _pick(g, tuple(ASPECT_RATIOS)),
