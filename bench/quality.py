@@ -8,7 +8,9 @@ move classifier's own clip length) at the pipeline's native render size. Rows:
 
 * ``ground truth``: the world renders itself (depth of field, motion blur, moving objects);
 * ``cache``: the shot's true keyframe and depth through the 3D cache alone (holes left black) —
-  the test of the cache renderer and the ceiling the camera can reach without learning;
+  the test of the cache renderer and the ceiling the camera can reach without learning. The
+  keyframe is the world through the lens the pipeline paints its keyframe through, widened
+  beyond the first frame by as much as the path looks past it (`ShotPath.painted_lens`);
 * ``trained``: the pipeline with the weights, text to video from the shot's caption;
 * ``floor``: the same pipeline with untrained networks.
 
@@ -30,6 +32,7 @@ import json
 import math
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -40,11 +43,12 @@ from PIL import Image
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from generation.engine.cache import render_along
-from generation.engine.camera import MOVE_KINDS, focal_length_px
+from generation.engine.camera import MOVE_KINDS, BasePose, focal_length_px
 from generation.engine.colour_probe import absent_colours, colour_probe, named_colours
 from generation.engine.metrics import detect_move
 from generation.engine.modes import Mode, Quality
 from generation.engine.native import keyframe_size, render_size
+from generation.engine.pipeline.path import ShotPath
 from generation.engine.pipeline.request import GenerationRequest
 from generation.engine.pipeline.video import VideoPipeline, build_pipeline
 from generation.engine.subject_probe import load_probe, read_subject, subject_kind
@@ -98,15 +102,18 @@ def held_out(per_cell: int, aspects: tuple[str, ...] = ASPECTS) -> list[dict]:
     return shots
 
 
-def render_truth(shot: dict) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """(clip (T, H, W, 3), keyframe rgb (h, w, 3), keyframe depth (h, w))."""
+def render_truth(shot: dict) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, float]:
+    """(clip (T, H, W, 3), keyframe rgb (h, w, 3), keyframe depth (h, w), the keyframe's lens).
+    The keyframe is the world seen from the first frame's pose through the lens the pipeline
+    paints its keyframe through (`ShotPath.painted_lens`)."""
     spec, scene = shot["spec"], shot["scene"]
     h, w = render_size(spec.aspect)
     clip = render_clip(scene, spec, num_frames=FRAMES, fps=FPS, height=h, width=w)
     kh, kw = keyframe_size(spec.aspect)
+    lens = ShotPath(spec, BasePose(), FRAMES, FPS).painted_lens()
     key = render_clip(
         scene,
-        spec,
+        replace(spec, focal_mm=lens),
         num_frames=FRAMES,
         fps=FPS,
         height=kh,
@@ -114,7 +121,7 @@ def render_truth(shot: dict) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         config=KEYFRAME_RENDER,
         frames=[0],
     )
-    return clip.video, key.video[0], key.depth[0]
+    return clip.video, key.video[0], key.depth[0], lens
 
 
 def reframe_expected(source: torch.Tensor, src_aspect: str, dst_aspect: str, focal: float):
@@ -283,7 +290,7 @@ def main() -> None:
     sheet_rows = []
     for shot in shots:
         spec = shot["spec"]
-        truth, key_rgb, key_depth = render_truth(shot)
+        truth, key_rgb, key_depth, key_lens = render_truth(shot)
         cached = render_along(
             spec,
             key_rgb,
@@ -292,6 +299,7 @@ def main() -> None:
             fps=FPS,
             size=render_size(spec.aspect),
             base=shot["scene"].camera,
+            keyframe_focal_mm=key_lens,
         ).render.frames_u8()
         rows["ground_truth"].append(score_clip(truth, shot, probe))
         rows["cache"].append(score_clip(cached, shot, probe))
@@ -417,7 +425,7 @@ def markdown(doc: dict) -> str:
         f"{', '.join(doc['aspects'])}, {doc['frames']} frames at {doc['fps']:g} fps at the native "
         f"render size, quality {doc['quality']}. Weights `{doc['weights']}` (training steps "
         f"{steps}). Floor: the same pipeline with untrained networks. Cache: the true keyframe "
-        f"and depth through the 3D cache alone. Other modes on the first shots. "
+        f"(seen through the lens the pipeline paints) and depth through the 3D cache alone. Other modes on the first shots. "
         f"Run time {doc['seconds'] / 60:.1f} min.",
         "",
         "| metric | target | ground truth | cache | trained | floor |",

@@ -8,6 +8,7 @@ import pytest
 import torch
 
 from generation.engine.cache import lift, merge, render_along, render_points
+from generation.engine.cache.overscan import MAX_OVERSCAN, overscan
 from generation.engine.cache.points import SKY_M
 from generation.engine.camera import (
     BasePose,
@@ -16,6 +17,7 @@ from generation.engine.camera import (
     camera_pose_at,
     focal_length_px,
 )
+from generation.engine.native import keyframe_size
 
 
 def _texture(h: int, w: int, seed: int = 0) -> torch.Tensor:
@@ -148,3 +150,33 @@ def test_a_camera_that_has_passed_everything_it_cached_sees_only_holes():
     assert bool(shot.render.mask[0].all())
     assert not bool(shot.render.mask[-1].any())
     assert torch.isinf(shot.render.depth[-1]).all()
+
+
+def _wall_pullback(speed: float):
+    """A dolly out from a textured wall 5 m ahead, over one second."""
+    spec = CameraSpec(focal_mm=50.0, moves=(CameraMove("dolly", "out", speed=speed),))
+    poses = camera_pose_at(spec, torch.arange(24).double() / 24.0, 1.0, BASE)
+    return spec, poses
+
+
+def test_overscan_widens_a_pull_back_by_its_distance_ratio_and_a_static_shot_not_at_all():
+    still = camera_pose_at(CameraSpec(focal_mm=50.0), torch.zeros(4), 1.0, BASE)
+    assert overscan(still, 0, 5.0, "16:9") == pytest.approx(1.0)
+    _, poses = _wall_pullback(speed=0.5)
+    back = float(poses.position[0, 2] - poses.position[-1, 2])
+    assert back > 0
+    assert overscan(poses, 0, 5.0, "16:9") == pytest.approx((5.0 + back) / 5.0, rel=1e-3)
+    _, far = _wall_pullback(speed=8.0)
+    assert overscan(far, 0, 5.0, "16:9") == MAX_OVERSCAN
+
+
+def test_an_overscanned_keyframe_leaves_a_pull_back_no_holes_where_a_framed_one_does():
+    h, w = keyframe_size("16:9")
+    spec, poses = _wall_pullback(speed=0.5)
+    widen = overscan(poses, 0, 5.0, "16:9")
+    wall = torch.full((h, w), 5.0)
+    common = {"num_frames": 24, "fps": 24.0, "size": (h, w), "base": BASE}
+    framed = render_along(spec, _texture(h, w), wall, **common)
+    wide = render_along(spec, _texture(h, w), wall, keyframe_focal_mm=50.0 / widen, **common)
+    assert not bool(framed.render.mask[-1].all()), "the pull-back uncovers the frame's border"
+    assert bool(wide.render.mask.all())

@@ -21,6 +21,7 @@ __all__ = [
     "PointCache",
     "keyframe_base_pose",
     "lift",
+    "lift_keyframe",
     "merge",
     "render_along",
     "render_points",
@@ -37,6 +38,18 @@ def keyframe_base_pose(depth: Tensor, height_m: float = 1.6) -> BasePose:
     distance = float(finite.median()) if finite.numel() else 5.0
     distance = min(max(distance, 0.5), 100.0)
     return BasePose(position=(0.0, height_m, 0.0), look_at=(0.0, height_m, distance))
+
+
+def lift_keyframe(
+    rgb: Tensor, depth: Tensor, pose: CameraPoses, size: tuple[int, int], focal_mm: float | None
+) -> PointCache:
+    """Lift a keyframe seen from `pose` (one pose) through `focal_mm` (default the pose's own
+    lens), with enough points per pixel to leave no gaps when rendered at `size` through the
+    pose's lens: a keyframe painted wider spreads each pixel over more of the frame."""
+    frame_focal = float(pose.focal_mm[0])
+    focal = frame_focal if focal_mm is None else focal_mm
+    oversample = max(1, math.ceil(size[1] / rgb.shape[1] * frame_focal / focal))
+    return lift(rgb, depth, pose.position[0], pose.rotation[0], focal, oversample=oversample)
 
 
 @dataclass(frozen=True)
@@ -60,6 +73,7 @@ def render_along(
     base: BasePose | None = None,
     start_frame: int = 0,
     frames: list[int] | None = None,
+    keyframe_focal_mm: float | None = None,
 ) -> CachedShot:
     """Lift a keyframe seen at the shot's first pose and render it at every frame's pose.
 
@@ -70,14 +84,13 @@ def render_along(
         base: the scene's base pose; default `keyframe_base_pose(depth)`.
         start_frame: the keyframe is the pose at this frame (0 = the shot's first frame).
         frames: render only these frame indices (the poses still follow the whole shot).
+        keyframe_focal_mm: the lens the keyframe was seen through, when wider than the path's
+            own at its frame (an overscanned keyframe); default the path's.
     """
     base = base or keyframe_base_pose(depth)
     duration = num_frames / fps
     key = camera_pose_at(spec, torch.tensor([start_frame / fps]), duration, base)
-    oversample = max(1, math.ceil(size[1] / rgb.shape[1]))
-    cache = lift(
-        rgb, depth, key.position[0], key.rotation[0], float(key.focal_mm[0]), oversample=oversample
-    )
+    cache = lift_keyframe(rgb, depth, key, size, keyframe_focal_mm)
     index = torch.arange(num_frames) if frames is None else torch.tensor(frames)
     poses = camera_pose_at(spec, index.double() / fps, duration, base)
     return CachedShot(render_points(cache, poses, size), poses, base, cache)

@@ -8,11 +8,19 @@ longer path: an extension's frames continue the source's path where the source s
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import torch
 
-from generation.engine.camera import BasePose, CameraPoses, CameraSpec, camera_pose_at
+from generation.engine.cache.overscan import overscan
+from generation.engine.camera import (
+    FOCAL_RANGE_MM,
+    BasePose,
+    CameraPoses,
+    CameraSpec,
+    camera_pose_at,
+)
 
 
 @dataclass(frozen=True)
@@ -54,3 +62,12 @@ class ShotPath:
         return camera_pose_at(
             self.spec, self._path_times(times.reshape(-1)), self.duration, self.base
         )
+
+    def painted_lens(self) -> float:
+        """The lens a keyframe painted at this shot's first frame is seen through: the frame's
+        own, widened by as much as the path looks beyond it (`overscan`, measured on the base
+        pose's subject plane), never wider than the widest lens there is."""
+        poses = self.at_frames(torch.arange(self.num_frames - self.offset))
+        distance = math.dist(self.base.position, self.base.look_at)
+        first = float(poses.focal_mm[0])
+        return max(first / overscan(poses, 0, distance, self.spec.aspect), FOCAL_RANGE_MM[0])

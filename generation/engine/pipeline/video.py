@@ -33,7 +33,13 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from generation.engine import weights as engine_weights
-from generation.engine.cache import CacheRender, keyframe_base_pose, lift, render_points
+from generation.engine.cache import (
+    CacheRender,
+    keyframe_base_pose,
+    lift,
+    lift_keyframe,
+    render_points,
+)
 from generation.engine.camera import ASPECT_RATIOS, BasePose, CameraSpec
 from generation.engine.models.depth import PRESETS as DEPTH_PRESETS
 from generation.engine.models.depth import DepthConfig, DepthModel, estimate_depth
@@ -74,12 +80,14 @@ class TextEncoderLike(Protocol):
 @dataclass(frozen=True)
 class Anchor:
     """A keyframe in the cache: colours (h, w, 3) uint8, depth (h, w) metres, and the path
-    frame it is seen from. `real` marks a given image (kept as given where the cache covers)."""
+    frame it is seen from. `real` marks a given image (kept as given where the cache covers);
+    `focal_mm` is the lens it was seen through when wider than the path's at its frame."""
 
     rgb: Tensor
     depth: Tensor
     frame: int
     real: bool
+    focal_mm: float | None = None
 
 
 def _uint8_image(value: Tensor | np.ndarray, name: str) -> Tensor:
@@ -216,15 +224,7 @@ class VideoPipeline:
         renders = []
         for a in anchors:
             pose = path.at_frames(torch.tensor([a.frame - path.offset]))
-            oversample = max(1, math.ceil(size[1] / a.rgb.shape[1]))
-            cache = lift(
-                a.rgb,
-                a.depth,
-                pose.position[0],
-                pose.rotation[0],
-                float(pose.focal_mm[0]),
-                oversample=oversample,
-            )
+            cache = lift_keyframe(a.rgb, a.depth, pose, size, a.focal_mm)
             renders.append(render_points(cache, poses, size))
         if len(renders) == 1:
             return renders[0], poses, frames
@@ -302,8 +302,9 @@ class VideoPipeline:
                 tick()
 
         if req.mode is Mode.TEXT:
-            rgb, depth = self.paint_keyframe(req, text, null, focal0, on_step)
-            anchors.append(Anchor(rgb, depth, 0, real=False))
+            lens = probe.painted_lens()
+            rgb, depth = self.paint_keyframe(req, text, null, lens, on_step)
+            anchors.append(Anchor(rgb, depth, 0, real=False, focal_mm=lens))
         elif req.mode is Mode.RESTYLE:
             first = _uint8_video(_given(req.video, "video"))[0]
             small = _resize(first, keyframe_size(req.aspect))
