@@ -5,7 +5,8 @@
 Every mode is this one pipeline; they differ in where the cache's keyframes (anchors) come from
 and where they sit on the camera path:
 
-- t2v: the keyframe model paints an RGB-D keyframe at the path's first frame.
+- t2v: the keyframe model paints an RGB-D keyframe at the path's first frame, through a lens
+  wide enough to take in what the path looks at beyond that frame (`ShotPath.painted_lens`).
 - i2v: the user's image is the first frame, its depth from the depth model.
 - keyframes: the start image at the first frame and the end image at the last, two caches.
 - extend: the source's last frame, at its place on a path that runs on past it.
