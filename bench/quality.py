@@ -425,8 +425,8 @@ def markdown(doc: dict) -> str:
         f"{', '.join(doc['aspects'])}, {doc['frames']} frames at {doc['fps']:g} fps at the native "
         f"render size, quality {doc['quality']}. Weights `{doc['weights']}` (training steps "
         f"{steps}). Floor: the same pipeline with untrained networks. Cache: the true keyframe "
-        f"(seen through the lens the pipeline paints) and depth through the 3D cache alone. Other modes on the first shots. "
-        f"Run time {doc['seconds'] / 60:.1f} min.",
+        f"(seen through the lens the pipeline paints) and depth through the 3D cache alone. "
+        f"Other modes on the first shots. Run time {doc['seconds'] / 60:.1f} min.",
         "",
         "| metric | target | ground truth | cache | trained | floor |",
         "|---|---|---|---|---|---|",
