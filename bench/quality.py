@@ -228,12 +228,19 @@ def contact_sheet(rows: list[tuple[torch.Tensor, ...]], path: Path, tile: int = 
     Image.fromarray(torch.cat(lines, dim=0).numpy()).save(path)
 
 
-def keyframe_sheet(pipe: VideoPipeline, shots: list[dict], path: Path, quality: Quality) -> None:
-    """Ground truth | painted keyframe | its depth, for 16 held-out captions, 4 per row."""
+def keyframe_sheet(
+    pipe: VideoPipeline,
+    shots: list[dict],
+    truths: dict[int, torch.Tensor],
+    path: Path,
+    quality: Quality,
+) -> None:
+    """Ground truth | painted keyframe | its depth, for 16 held-out captions, 4 per row.
+    `truths` holds each shot's true keyframe by index, as the main loop rendered it."""
     cells = []
     for shot in shots[:16]:
         spec = shot["spec"]
-        truth = render_truth(shot)[1]
+        truth = truths[shot["index"]]
         out = pipe(
             GenerationRequest(
                 prompt=shot["caption"],
@@ -288,9 +295,11 @@ def main() -> None:
     rows: dict[str, list[dict]] = {"ground_truth": [], "cache": [], "trained": [], "floor": []}
     modes: dict[str, list[dict]] = {"trained": [], "floor": []}
     sheet_rows = []
+    true_keys: dict[int, torch.Tensor] = {}
     for shot in shots:
         spec = shot["spec"]
         truth, key_rgb, key_depth, key_lens = render_truth(shot)
+        true_keys[shot["index"]] = key_rgb
         cached = render_along(
             spec,
             key_rgb,
@@ -333,7 +342,11 @@ def main() -> None:
         )
     contact_sheet(sheet_rows, ROOT / "docs/model/contact-sheet.png")
     keyframe_sheet(
-        trained, shots[:: max(1, len(shots) // 16)], ROOT / "docs/model/keyframes.png", quality
+        trained,
+        shots[:: max(1, len(shots) // 16)],
+        true_keys,
+        ROOT / "docs/model/keyframes.png",
+        quality,
     )
     summary = {
         name: {
