@@ -1,11 +1,12 @@
 """What a figure in a frame wears: shirt colour, trouser colour and hat, hair or bald head.
 
-Linear heads on the identity encoder's pooled features (``IdentityEncoder.features``), trained
-on world renders of characters; one more head says whether a window holds a figure at all. A
-whole frame is searched with the drift score's windows (``identity.windows``), the window the
-figure head is surest of stands for the figure, and the attribute heads read it. No reference
-takes part, so the read is the same for a locked and an unlocked take. The character-lock
-benchmark's probe for whether a shot kept a locked character's look.
+A small CNN of its own reads a whole frame at the refiner's size of its aspect, and each
+attribute pools the feature map with its own spatial attention (a softmax over positions): the
+shirt head learns to look at a torso, the trouser head at legs and the headwear head at a head,
+wherever the figure stands. It was trained on world renders of characters, softened the way
+generated frames are (``generation.engine.training.attribute_probe``). No reference takes part,
+so the read is the same for a locked and an unlocked take: it is the character-lock benchmark's
+probe for whether a shot kept a locked character's look.
 """
 
 from __future__ import annotations
@@ -14,9 +15,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor, nn
 
-from generation.engine.identity import IdentityEncoder, encoder_input, load_encoder, windows
+from generation.engine.native import KEYFRAME_SIZES, RENDER_SCALE
 from generation.engine.weights import load_weights, read_config
 from generation.engine.world.characters import COLOURS, HEADWEAR
 
@@ -31,55 +33,65 @@ ATTRIBUTES: dict[str, tuple[str, ...]] = {
 
 @dataclass(frozen=True)
 class AttributeProbeConfig:
-    features: int = 256
+    width: int = 24
+    # (out channels as multiples of width, stride): two halvings, so a head of 4 pixels at the
+    # refiner's size is still one feature position; the first layer strides because a full-size
+    # layer costs four times the rest on a CPU.
+    layers: tuple[tuple[int, int], ...] = ((1, 2), (2, 1), (2, 2), (4, 1), (4, 1), (4, 1))
 
 
 class AttributeProbe(nn.Module):
-    """forward(features (B, F)) -> {attribute: (B, classes) logits, "figure": (B,) logit}."""
+    """forward(x (B, 3, H, W) in [-1, 1]) -> {attribute: (B, classes) logits}."""
 
     def __init__(self, cfg: AttributeProbeConfig = AttributeProbeConfig()) -> None:  # noqa: B008
         super().__init__()
         self.cfg = cfg
-        self.norm = nn.LayerNorm(cfg.features)
-        self.heads = nn.ModuleDict(
-            {k: nn.Linear(cfg.features, len(v)) for k, v in ATTRIBUTES.items()}
-        )
-        self.figure = nn.Linear(cfg.features, 1)
+        layers: list[nn.Module] = []
+        c = 3
+        for mult, stride in cfg.layers:
+            out = mult * cfg.width
+            layers += [nn.Conv2d(c, out, 3, stride, 1), nn.BatchNorm2d(out), nn.SiLU()]
+            c = out
+        self.body = nn.Sequential(*layers)
+        self.attention = nn.Conv2d(c, len(ATTRIBUTES), 1)
+        self.heads = nn.ModuleDict({k: nn.Linear(c, len(v)) for k, v in ATTRIBUTES.items()})
 
-    def forward(self, features: Tensor) -> dict[str, Tensor]:
-        h = self.norm(features)
-        out = {k: head(h) for k, head in self.heads.items()}
-        out["figure"] = self.figure(h)[:, 0]
-        return out
-
-
-@dataclass
-class AttributeReader:
-    encoder: IdentityEncoder
-    probe: AttributeProbe
+    def forward(self, x: Tensor) -> dict[str, Tensor]:
+        h = self.body(x)  # (B, C, H/4, W/4)
+        weights = self.attention(h).flatten(2).softmax(-1)  # (B, attributes, positions)
+        pooled = torch.einsum("bap,bcp->bac", weights, h.flatten(2))
+        return {k: head(pooled[:, i]) for i, (k, head) in enumerate(self.heads.items())}
 
 
-def load_probe(directory: str | Path = WEIGHTS_DIR) -> AttributeReader:
+def probe_size(height: int, width: int) -> tuple[int, int]:
+    """The refiner's (height, width) for the aspect nearest to a `height` x `width` frame's."""
+    ratio = width / height
+    h, w = min(KEYFRAME_SIZES.values(), key=lambda hw: abs(hw[1] / hw[0] / ratio - 1))
+    return h * RENDER_SCALE, w * RENDER_SCALE
+
+
+def probe_input(frames: Tensor) -> Tensor:
+    """uint8 (B, H, W, 3) frames of any size -> (B, 3, h, w) in [-1, 1] at the refiner's size
+    of the nearest aspect; frames of that size pass through unscaled."""
+    if frames.ndim != 4 or frames.shape[-1] != 3:
+        raise ValueError(f"frames must be (B, H, W, 3), got {tuple(frames.shape)}")
+    x = frames.permute(0, 3, 1, 2).float() / 127.5 - 1
+    size = probe_size(*x.shape[-2:])
+    if tuple(x.shape[-2:]) == size:
+        return x
+    return F.interpolate(x, size=size, mode="bilinear", antialias=True, align_corners=False)
+
+
+def load_probe(directory: str | Path = WEIGHTS_DIR) -> AttributeProbe:
     cfg, _ = read_config(directory, NAME, AttributeProbeConfig)
     probe = AttributeProbe(cfg)
     load_weights(probe, directory, NAME)
-    return AttributeReader(load_encoder(directory), probe.eval())
+    return probe.eval()
 
 
 @torch.inference_mode()
-def read_crops(reader: AttributeReader, crops: list[Tensor]) -> dict[str, Tensor]:
-    """Head outputs for figure crops (uint8 (H, W, 3) each)."""
-    x = encoder_input(crops, reader.encoder.cfg.size)
-    return reader.probe(reader.encoder.features(x))
-
-
-@torch.inference_mode()
-def read_attributes(reader: AttributeReader, frames: Tensor) -> list[dict[str, str]]:
-    """The attributes of the figure in each uint8 (B, H, W, 3) frame: read in the window the
-    figure head is surest of."""
-    out = []
-    for frame in frames:
-        logits = read_crops(reader, windows(frame))
-        best = int(logits["figure"].argmax())
-        out.append({k: ATTRIBUTES[k][int(logits[k][best].argmax())] for k in ATTRIBUTES})
-    return out
+def read_attributes(probe: AttributeProbe, frames: Tensor) -> list[dict[str, str]]:
+    """The attributes of the figure in each uint8 (B, H, W, 3) frame."""
+    logits = probe(probe_input(frames))
+    picks = {k: logits[k].argmax(-1).tolist() for k in ATTRIBUTES}
+    return [{k: ATTRIBUTES[k][picks[k][i]] for k in ATTRIBUTES} for i in range(len(frames))]

@@ -8,7 +8,6 @@ import functools
 import pytest
 import torch
 
-from generation.engine.attribute_probe import ATTRIBUTES, load_probe, read_crops
 from generation.engine.identity import (
     IdentityEncoder,
     embed,
@@ -87,14 +86,3 @@ def test_empty_or_malformed_input_is_a_clear_error(encoder):
         figure_similarity(encoder, [crop], [])
     with pytest.raises(ValueError, match="must be"):
         figure_similarity(encoder, [crop], [torch.zeros(20, 10, dtype=torch.uint8)])
-
-
-def test_the_attribute_probe_reads_shirt_and_trouser_colours_of_unseen_characters():
-    people = _people()
-    views = [v for p in people for v in p]
-    out = read_crops(load_probe(), [v.crop() for v in views])
-    for key in ("shirt", "trousers"):
-        truth = torch.tensor([ATTRIBUTES[key].index(getattr(v.identity, key)) for v in views])
-        # 12 colours: chance is 8 %; the probe measured 82-83 % on 200 held-out crops.
-        assert (out[key].argmax(-1) == truth).float().mean() >= 0.6, key
-    assert torch.sigmoid(out["figure"]).mean() > 0.8
