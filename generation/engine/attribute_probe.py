@@ -18,7 +18,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from generation.engine.native import KEYFRAME_SIZES, RENDER_SCALE
+from generation.engine.native import nearest_aspect, render_size
 from generation.engine.weights import load_weights, read_config
 from generation.engine.world.characters import COLOURS, HEADWEAR
 
@@ -63,20 +63,13 @@ class AttributeProbe(nn.Module):
         return {k: head(pooled[:, i]) for i, (k, head) in enumerate(self.heads.items())}
 
 
-def probe_size(height: int, width: int) -> tuple[int, int]:
-    """The refiner's (height, width) for the aspect nearest to a `height` x `width` frame's."""
-    ratio = width / height
-    h, w = min(KEYFRAME_SIZES.values(), key=lambda hw: abs(hw[1] / hw[0] / ratio - 1))
-    return h * RENDER_SCALE, w * RENDER_SCALE
-
-
 def probe_input(frames: Tensor) -> Tensor:
     """uint8 (B, H, W, 3) frames of any size -> (B, 3, h, w) in [-1, 1] at the refiner's size
     of the nearest aspect; frames of that size pass through unscaled."""
     if frames.ndim != 4 or frames.shape[-1] != 3:
         raise ValueError(f"frames must be (B, H, W, 3), got {tuple(frames.shape)}")
     x = frames.permute(0, 3, 1, 2).float() / 127.5 - 1
-    size = probe_size(*x.shape[-2:])
+    size = render_size(nearest_aspect(*x.shape[-2:]))
     if tuple(x.shape[-2:]) == size:
         return x
     return F.interpolate(x, size=size, mode="bilinear", antialias=True, align_corners=False)

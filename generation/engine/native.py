@@ -8,6 +8,8 @@ the delivery frame shows.
 
 from __future__ import annotations
 
+import math
+
 from generation.engine.camera import ASPECT_RATIOS
 
 KEYFRAME_SIZES: dict[str, tuple[int, int]] = {  # (height, width)
@@ -31,3 +33,10 @@ def render_size(aspect: str) -> tuple[int, int]:
     """(height, width) the cache is rendered at and the refiner paints: the keyframe x scale."""
     h, w = keyframe_size(aspect)
     return h * RENDER_SCALE, w * RENDER_SCALE
+
+
+def nearest_aspect(height: int, width: int) -> str:
+    """The named aspect ratio closest to a `height` x `width` frame's (by log ratio, so 2:1 is
+    as far from 1:1 as 1:2 is)."""
+    ratio = width / height
+    return min(ASPECT_RATIOS, key=lambda a: abs(math.log(ASPECT_RATIOS[a] / ratio)))

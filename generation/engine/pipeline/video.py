@@ -56,7 +56,7 @@ from generation.engine.models.keyframe import (
 from generation.engine.models.refiner import PRESETS as REFINER_PRESETS
 from generation.engine.models.refiner import Refiner, RefinerConfig
 from generation.engine.modes import Mode, Quality
-from generation.engine.native import keyframe_size, render_size
+from generation.engine.native import keyframe_size, nearest_aspect, render_size
 from generation.engine.pipeline.keyframe import paint_keyframes
 from generation.engine.pipeline.optics import depth_of_field, fill_depth, motion_blur
 from generation.engine.pipeline.path import ShotPath
@@ -379,7 +379,7 @@ class VideoPipeline:
         """Each source frame lifted by its own depth through the source's gate and seen through
         the requested aspect's gate from the same pose; the refiner paints the new margins."""
         source = _uint8_video(_given(req.video, "video"))
-        src_aspect = _nearest_aspect(source.shape[2] / source.shape[1])
+        src_aspect = nearest_aspect(source.shape[1], source.shape[2])
         size = render_size(req.aspect)
         spec = req.camera
         assert spec is not None
@@ -453,10 +453,6 @@ def _given(value: Any, name: str) -> Any:
     if value is None:  # check_inputs refuses these first; this keeps the types honest
         raise ValueError(f"{name} is missing")
     return value
-
-
-def _nearest_aspect(ratio: float) -> str:
-    return min(ASPECT_RATIOS, key=lambda a: abs(math.log(ASPECT_RATIOS[a] / ratio)))
 
 
 def build_pipeline(

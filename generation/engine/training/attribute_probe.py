@@ -1,6 +1,6 @@
 """Train the attribute probe on world renders of characters and write `weights/attribute_probe.*`.
 
-    python -m generation.engine.training.attribute_probe --identities 700 --views 5 --minutes 15
+    python -m generation.engine.training.attribute_probe --identities 1500 --views 5 --minutes 20
 
 The frames are the identity trainer's cached world shots (``--cache``): each a random character
 in a random scene, lens, aspect, move and moment, labelled with its shirt, trousers and
@@ -106,10 +106,10 @@ def held_out_accuracy(probe: AttributeProbe, views: list[CharacterView], soft: b
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--identities", type=int, default=700)
+    parser.add_argument("--identities", type=int, default=1500)
     parser.add_argument("--views", type=int, default=5)
     parser.add_argument("--held-out", type=int, default=80)
-    parser.add_argument("--minutes", type=float, default=15.0)
+    parser.add_argument("--minutes", type=float, default=20.0)
     parser.add_argument("--batch", type=int, default=48)
     parser.add_argument("--cache", type=Path, default=Path("var/identity"))
     parser.add_argument("--out", type=Path, default=WEIGHTS_DIR)

@@ -11,7 +11,6 @@ so an untrained adapter changes nothing; the keyframe model comes back without i
 
 from __future__ import annotations
 
-import math
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -21,18 +20,13 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from generation.engine.camera import ASPECT_RATIOS
 from generation.engine.lora import inject_lora, lora_parameters, remove_lora, save_lora
 from generation.engine.models.depth import estimate_depth
 from generation.engine.models.keyframe import depth_to_channel, rgb_to_channels
-from generation.engine.native import keyframe_size
+from generation.engine.native import keyframe_size, nearest_aspect
 from generation.engine.pipeline.video import VideoPipeline
 from generation.engine.sampling import SamplingCancelled
 from generation.engine.schedules import logit_normal_t, noise_to, velocity_target
-
-
-def nearest_aspect(height: int, width: int) -> str:
-    return min(ASPECT_RATIOS, key=lambda a: abs(math.log(ASPECT_RATIOS[a] * height / width)))
 
 
 def fit(image: Tensor, size: tuple[int, int]) -> Tensor:
